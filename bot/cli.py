@@ -1,0 +1,231 @@
+"""The ``concierge`` command: run the bot, migrate the database, manage staff."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+from telegram.error import InvalidToken, NetworkError, TelegramError
+
+from bot.config import ConfigError, HotelConfig, load_hotel_config
+from bot.db import DatabaseError, make_engine, session_factory, upgrade
+from bot.models import Role
+from bot.services import errors
+from bot.services import staff as staff_service
+from bot.settings import DatabaseSettings, Settings
+
+EXIT_CONFIG = 2  # bad or missing configuration: token, hotel config, database URL
+EXIT_UNREACHABLE = 3  # a service the bot needs cannot be reached: database or Telegram
+
+app = typer.Typer(
+    help="Concierge: a Telegram bot for hotel guest requests.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+staff_app = typer.Typer(help="Register staff and supervisors.", no_args_is_help=True)
+config_app = typer.Typer(help="Hotel configuration.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(staff_app, name="staff")
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Hotel config (TOML); default $CONCIERGE_CONFIG or the example."),
+]
+
+
+def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
+    """Print a one-line error and exit."""
+    typer.echo("error: " + message, err=True)
+    raise typer.Exit(code)
+
+
+def _hotel(path: Path) -> HotelConfig:
+    try:
+        return load_hotel_config(path)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _setting_error(exc: ValidationError) -> NoReturn:
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error["loc"] else "setting"
+    if error["type"] == "missing":
+        if name == "TELEGRAM_BOT_TOKEN":
+            fail("TELEGRAM_BOT_TOKEN is not set; create a bot with @BotFather and export its token")
+        fail(f"{name} is not set")
+    fail("{}: {}".format(name, error["msg"]))
+
+
+def _database(url: str) -> Engine:
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+    except DatabaseError as exc:
+        fail(str(exc), EXIT_UNREACHABLE if "cannot reach" in str(exc) else EXIT_CONFIG)
+    return engine
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Run the bot with long polling (migrates the database first)."""
+    from bot.app import build_application, run_polling
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        _setting_error(exc)
+    hotel = _hotel(config or settings.config_path)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request URL, and the URL carries the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    engine = _database(settings.database_url)
+    application = build_application(settings, hotel, engine)
+    try:
+        run_polling(application)
+    except InvalidToken:
+        fail("Telegram rejected TELEGRAM_BOT_TOKEN; check the token from @BotFather")
+    except NetworkError as exc:
+        fail(
+            f"cannot reach the Telegram Bot API at {settings.telegram_base_url}: {exc}",
+            EXIT_UNREACHABLE,
+        )
+    except TelegramError as exc:
+        fail(f"Telegram refused to start the bot: {exc}", EXIT_UNREACHABLE)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema."""
+    settings = DatabaseSettings()
+    _database(settings.database_url)
+    typer.echo("database is up to date")
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate the hotel config and summarise it."""
+    path = config or DatabaseSettings().config_path
+    hotel = _hotel(path)
+    typer.echo(f"{path}: OK — {hotel.hotel.name}, {hotel.hotel.timezone}")
+    for department in hotel.departments:
+        typer.echo(
+            "  {}: {}".format(department.key, department.name(hotel.hotel.default_language, "en"))
+        )
+
+
+@staff_app.command("add")
+def staff_add(
+    telegram_id: Annotated[
+        int, typer.Option("--telegram-id", help="The person's numeric Telegram user id.")
+    ],
+    name: Annotated[str, typer.Option("--name", help="First name shown to guests and colleagues.")],
+    department: Annotated[
+        str, typer.Option("--department", help="A department key from the hotel config.")
+    ],
+    role: Annotated[Role, typer.Option("--role", help="staff or supervisor.")] = Role.STAFF,
+    language: Annotated[
+        str | None, typer.Option("--language", help="Language code; default the hotel's.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Register a staff member or supervisor (or update an existing one)."""
+    settings = DatabaseSettings()
+    hotel = _hotel(config or settings.config_path)
+    engine = _database(settings.database_url)
+    with session_factory(engine)() as session:
+        try:
+            result = staff_service.add(
+                session,
+                hotel,
+                telegram_id=telegram_id,
+                name=name,
+                department=department,
+                role=role,
+                language=language,
+                now=_now(),
+            )
+        except errors.UnknownDepartment as exc:
+            fail("unknown department {!r}; valid keys: {}".format(exc.key, ", ".join(exc.valid)))
+        except ValueError as exc:
+            fail(str(exc))
+        session.commit()
+        member = result.staff
+        typer.echo(
+            "{} {} ({}, {}, {}, telegram id {}); they start off duty — /duty on in the bot".format(
+                "registered" if result.created else "updated",
+                member.name,
+                member.department,
+                member.role,
+                member.language,
+                member.telegram_id,
+            )
+        )
+
+
+@staff_app.command("list")
+def staff_list() -> None:
+    """List registered staff."""
+    settings = DatabaseSettings()
+    engine = _database(settings.database_url)
+    with session_factory(engine)() as session:
+        members = staff_service.listing(session)
+    if not members:
+        typer.echo("no staff registered; add some with: concierge staff add --help")
+        return
+    typer.echo(
+        "{:<14} {:<20} {:<16} {:<11} {:<5} {}".format(
+            "telegram id", "name", "department", "role", "lang", "duty"
+        )
+    )
+    for m in members:
+        typer.echo(
+            "{:<14} {:<20} {:<16} {:<11} {:<5} {}".format(
+                m.telegram_id,
+                m.name,
+                m.department,
+                m.role,
+                m.language,
+                "on" if m.on_duty else "off",
+            )
+        )
+
+
+@staff_app.command("remove")
+def staff_remove(
+    telegram_id: Annotated[
+        int, typer.Option("--telegram-id", help="The person's numeric Telegram user id.")
+    ],
+) -> None:
+    """Remove a staff member; their accepted requests go back to the queue."""
+    settings = DatabaseSettings()
+    engine = _database(settings.database_url)
+    with session_factory(engine)() as session:
+        try:
+            member = staff_service.remove(session, telegram_id=telegram_id, now=_now())
+        except errors.NotRegistered:
+            fail(f"no active staff member with telegram id {telegram_id}")
+        session.commit()
+    typer.echo(f"removed {member.name} ({member.department})")
+
+
+def main() -> None:
+    """Entry point of the ``concierge`` console script."""
+    app()

@@ -1,0 +1,221 @@
+"""The hotel's TOML configuration, validated into typed models with errors that name the key."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.i18n import SUPPORTED_LOCALES
+
+Seconds = Annotated[int, Field(ge=1, le=60 * 60 * 24 * 30)]
+KEY_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+
+
+class ConfigError(Exception):
+    """The hotel configuration cannot be used; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HotelSection(_Strict):
+    """The ``[hotel]`` table."""
+
+    name: str = Field(min_length=1, max_length=100)
+    timezone: str
+    default_language: str = "en"
+    languages: tuple[str, ...] = SUPPORTED_LOCALES
+    fallback_department: str
+    room_pattern: str = r"^[0-9]{1,4}[A-Za-z]?$"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/Rome)"
+            ) from None
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _supported_languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [code for code in value if code not in SUPPORTED_LOCALES]
+        if unknown:
+            raise ValueError(
+                f"unsupported language(s) {', '.join(unknown)}; "
+                f"supported: {', '.join(SUPPORTED_LOCALES)}"
+            )
+        if not value:
+            raise ValueError("list at least one language")
+        return value
+
+    @field_validator("room_pattern")
+    @classmethod
+    def _valid_regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _default_is_offered(self) -> HotelSection:
+        if self.default_language not in self.languages:
+            raise ValueError(
+                f"default_language {self.default_language!r} is not in languages "
+                f"({', '.join(self.languages)})"
+            )
+        return self
+
+
+class Timings(_Strict):
+    """The ``[timings]`` table, in seconds so that tests and demos can use short delays."""
+
+    followup_delay: Seconds = 1800
+    followup_answer_timeout: Seconds = 86400
+    sweep_interval: Seconds = 60
+
+
+class Department(_Strict):
+    """One ``[[departments]]`` entry."""
+
+    key: str = Field(pattern=KEY_PATTERN)
+    names: dict[str, str]
+    keywords: dict[str, list[str]] = Field(default_factory=dict)
+    followup_delay: Seconds | None = None
+
+    @field_validator("names")
+    @classmethod
+    def _has_names(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError('give at least one display name, e.g. en = "Housekeeping"')
+        for code, name in value.items():
+            if not name.strip():
+                raise ValueError(f"the {code} name is empty")
+        return value
+
+    @field_validator("keywords")
+    @classmethod
+    def _clean_keywords(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {
+            code: [word.strip().casefold() for word in words if word.strip()]
+            for code, words in value.items()
+        }
+
+    def name(self, locale: str, default_locale: str) -> str:
+        """Display name in ``locale``, else in the hotel default, else any."""
+        return (
+            self.names.get(locale)
+            or self.names.get(default_locale)
+            or next(iter(self.names.values()))
+        )
+
+
+class HotelConfig(_Strict):
+    """The whole hotel configuration file."""
+
+    hotel: HotelSection
+    timings: Timings = Timings()
+    departments: tuple[Department, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HotelConfig:
+        seen: set[str] = set()
+        for index, department in enumerate(self.departments):
+            if department.key in seen:
+                raise ValueError(f"departments.{index}.key: duplicate key {department.key!r}")
+            seen.add(department.key)
+            if self.hotel.default_language not in department.names:
+                raise ValueError(
+                    f"departments.{index}.names: missing the default language "
+                    f"{self.hotel.default_language!r}"
+                )
+            for code in (*department.names, *department.keywords):
+                if code not in SUPPORTED_LOCALES:
+                    raise ValueError(
+                        f"departments.{index}: unsupported language {code!r}; "
+                        f"supported: {', '.join(SUPPORTED_LOCALES)}"
+                    )
+        if self.hotel.fallback_department not in seen:
+            raise ValueError(
+                f"hotel.fallback_department: {self.hotel.fallback_department!r} is not a "
+                f"department key (keys: {', '.join(sorted(seen))})"
+            )
+        return self
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        """The hotel's time zone."""
+        return ZoneInfo(self.hotel.timezone)
+
+    @cached_property
+    def room_regex(self) -> re.Pattern[str]:
+        """Compiled pattern of a valid room number."""
+        return re.compile(self.hotel.room_pattern)
+
+    @property
+    def department_keys(self) -> list[str]:
+        """Department keys in configuration order."""
+        return [department.key for department in self.departments]
+
+    def department(self, key: str) -> Department:
+        """The department with ``key``; ``KeyError`` if unknown."""
+        for department in self.departments:
+            if department.key == key:
+                return department
+        raise KeyError(key)
+
+    def department_name(self, key: str, locale: str) -> str:
+        """Display name of department ``key`` in ``locale`` (the key itself if it was removed)."""
+        try:
+            return self.department(key).name(locale, self.hotel.default_language)
+        except KeyError:
+            return key
+
+    def followup_delay(self, key: str) -> int:
+        """Seconds between done and the follow-up question for department ``key``."""
+        try:
+            delay = self.department(key).followup_delay
+        except KeyError:
+            delay = None
+        return delay if delay is not None else self.timings.followup_delay
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def parse_hotel_config(text: str, source: str = "<config>") -> HotelConfig:
+    """Parse and validate TOML text; ``ConfigError`` names the source and the bad key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    try:
+        return HotelConfig.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        where = _location(error["loc"])
+        more = len(exc.errors()) - 1
+        suffix = f" (and {more} more problem{'s' if more != 1 else ''})" if more else ""
+        raise ConfigError(f"{source}: {where}: {message}{suffix}") from exc
+
+
+def load_hotel_config(path: Path) -> HotelConfig:
+    """Read and validate the hotel configuration at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the hotel config: {exc.strerror}") from exc
+    return parse_hotel_config(text, str(path))

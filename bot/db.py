@@ -1,0 +1,100 @@
+"""Engine, sessions and schema migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlmodel import Session, create_engine
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+SessionFactory = Callable[[], Session]
+
+
+class DatabaseError(Exception):
+    """The database cannot be used; the message says why in one line."""
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgres://`` and ``postgresql://`` and use the psycopg 3 driver for them."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL and foreign keys, PostgreSQL a short connect timeout."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except ArgumentError as exc:
+        raise DatabaseError(f"DATABASE_URL is not a valid database URL: {url!r}") from exc
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
+    elif parsed.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = {"connect_timeout": 5}
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (ArgumentError, ImportError) as exc:
+        raise DatabaseError(f"DATABASE_URL cannot be used: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def session_factory(engine: Engine) -> SessionFactory:
+    """A factory of sessions whose objects stay readable after commit."""
+
+    def factory() -> Session:
+        return Session(engine, expire_on_commit=False)
+
+    return factory
+
+
+def describe(engine: Engine) -> str:
+    """The engine's URL without its password, for messages."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def check_connection(engine: Engine) -> None:
+    """Raise ``DatabaseError`` with a one-line reason if the database cannot be reached."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise DatabaseError(f"cannot reach the database at {describe(engine)}: {reason}") from exc
+
+
+def alembic_config(engine: Engine) -> Config:
+    """Alembic configuration bound to ``engine``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Migrate the schema to the newest revision."""
+    check_connection(engine)
+    try:
+        command.upgrade(alembic_config(engine), "head")
+    except SQLAlchemyError as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise DatabaseError(f"migrating {describe(engine)} failed: {reason}") from exc

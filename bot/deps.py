@@ -1,0 +1,123 @@
+"""What handlers and jobs need, behind a typed context instead of string keys."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.clock import Clock
+from bot.db import SessionFactory
+from bot.i18n import Translator
+from bot.notifier import Notifier, Outbox, Outgoing
+from bot.scheduling import Timers, TimerScheduler
+from bot.services import followups, requests
+from bot.services.actors import Actor
+from bot.services.common import Env
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Tx:
+    """One unit of work: a session, its outbox and the time it started."""
+
+    session: Session
+    outbox: Outbox
+    now: datetime
+
+
+@dataclass
+class Deps:
+    """The bot's collaborators, built once by the composition root."""
+
+    env: Env
+    sessions: SessionFactory
+    notifier: Notifier
+    timers: Timers
+    clock: Clock
+    _timer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """Run a service in a transaction; after commit, deliver its messages and arm its timers.
+
+        If the body raises, the transaction rolls back and nothing is sent.
+        """
+        outbox = Outbox()
+        with self.sessions() as session:
+            yield Tx(session, outbox, self.clock.now())
+            session.commit()
+        for when in outbox.wake_times:
+            self.timers.wake_at(when)
+        await self.notifier.deliver(outbox.messages)
+
+    async def send(self, *messages: Outgoing) -> None:
+        """Send messages that change no state (help, usage, reports)."""
+        await self.notifier.deliver(messages)
+
+    async def run_timers(self) -> None:
+        """Send due follow-ups, expire ignored ones and offer requests nobody holds."""
+        async with self._timer_lock:
+            try:
+                async with self.transaction() as tx:
+                    followups.process_due(tx.session, tx.outbox, self.env, tx.now)
+                    requests.offer_waiting(tx.session, tx.outbox, self.env, tx.now)
+            except Exception:
+                log.exception("timer pass failed; the next sweep retries")
+
+
+class BotData:
+    """``application.bot_data``: holds the dependencies once they are built."""
+
+    def __init__(self) -> None:
+        self.deps: Deps | None = None
+        self.scheduler: TimerScheduler | None = None
+        self.engine: Engine | None = None
+
+
+class ConciergeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """Callback context with typed dependencies and the per-update actor and translator."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self.actor: Actor | None = None
+        self._translator: Translator | None = None
+
+    @property
+    def deps(self) -> Deps:
+        """The bot's dependencies."""
+        deps = self.bot_data.deps
+        if deps is None:
+            raise RuntimeError("dependencies are not built yet")
+        return deps
+
+    @property
+    def env(self) -> Env:
+        """Hotel configuration and catalogs."""
+        return self.deps.env
+
+    @property
+    def t(self) -> Translator:
+        """Translator for the sender of this update."""
+        if self._translator is None:
+            locale = self.actor.locale if self.actor else None
+            self._translator = self.env.i18n.translator(locale)
+        return self._translator
+
+    @t.setter
+    def t(self, value: Translator) -> None:
+        self._translator = value

@@ -1,0 +1,219 @@
+"""Database tables. Times are stored in UTC; ``events`` is the append-only audit trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite returns naive values otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _when(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class Role(StrEnum):
+    """What a staff member may do."""
+
+    STAFF = "staff"
+    SUPERVISOR = "supervisor"
+
+
+class RequestStatus(StrEnum):
+    """Lifecycle of a guest request."""
+
+    OPEN = "open"  # waiting for a staff member to accept it
+    ACCEPTED = "accepted"
+    DONE = "done"  # waiting for the guest's follow-up answer
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATUSES = (RequestStatus.OPEN, RequestStatus.ACCEPTED)
+
+
+class OfferStatus(StrEnum):
+    """State of one staff member's copy of a request."""
+
+    ACTIVE = "active"
+    TAKEN = "taken"  # this staff member accepted it
+    WITHDRAWN = "withdrawn"  # someone else took it, or it moved, or it was cancelled
+
+
+class FollowUpStatus(StrEnum):
+    """Lifecycle of one follow-up check-in."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    ANSWERED = "answered"
+    UNANSWERED = "unanswered"
+    CANCELLED = "cancelled"
+
+
+class EventKind(StrEnum):
+    """Kinds of audit-trail events."""
+
+    CREATED = "created"
+    ROUTED = "routed"
+    OFFERED = "offered"
+    NOBODY_ON_DUTY = "nobody_on_duty"
+    ACCEPTED = "accepted"
+    RELEASED = "released"
+    DONE = "done"
+    FOLLOWUP_SCHEDULED = "followup_scheduled"
+    FOLLOWUP_SENT = "followup_sent"
+    FOLLOWUP_ANSWERED = "followup_answered"
+    FOLLOWUP_UNANSWERED = "followup_unanswered"
+    RATED = "rated"
+    REOPENED = "reopened"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class ActorKind(StrEnum):
+    """Who caused an event."""
+
+    GUEST = "guest"
+    STAFF = "staff"
+    SYSTEM = "system"
+
+
+class Guest(SQLModel, table=True):
+    """A hotel guest known by their Telegram account."""
+
+    __tablename__ = "guests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_type=BigInteger, unique=True, index=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    first_name: str = Field(default="", max_length=128)
+    language: str = Field(max_length=8)
+    language_chosen: bool = False
+    room: str | None = Field(default=None, max_length=16)
+    room_asked: bool = False
+    awaiting_room: bool = False
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class Staff(SQLModel, table=True):
+    """A staff member or supervisor, registered with ``concierge staff add``."""
+
+    __tablename__ = "staff"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_type=BigInteger, unique=True, index=True)
+    name: str = Field(max_length=64)
+    department: str = Field(max_length=32, index=True)
+    role: str = Field(default=Role.STAFF, max_length=16)
+    language: str = Field(max_length=8)
+    on_duty: bool = False
+    active: bool = True
+    created_at: datetime = _when()
+
+    @property
+    def is_supervisor(self) -> bool:
+        """Whether this person gets escalations and reports."""
+        return self.role == Role.SUPERVISOR
+
+
+class Request(SQLModel, table=True):
+    """One thing a guest asked for."""
+
+    __tablename__ = "requests"
+    __table_args__ = (Index("ix_requests_status_department", "status", "department"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    guest_id: int = Field(foreign_key="guests.id", index=True)
+    department: str = Field(max_length=32)
+    status: str = Field(default=RequestStatus.OPEN, max_length=16)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    media_kind: str | None = Field(default=None, max_length=16)
+    media_file_id: str | None = Field(default=None, max_length=256)
+    latitude: float | None = None
+    longitude: float | None = None
+    room: str | None = Field(default=None, max_length=16)
+    language: str = Field(max_length=8)
+    routed_by: str = Field(default="keywords", max_length=16)
+    assignee_id: int | None = Field(default=None, foreign_key="staff.id")
+    reopened_count: int = 0
+    rating: int | None = None
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+    accepted_at: datetime | None = _when(default=None)
+    done_at: datetime | None = _when(default=None)
+    closed_at: datetime | None = _when(default=None)
+
+
+class Offer(SQLModel, table=True):
+    """The copy of a request shown to one staff member, so it can be edited later."""
+
+    __tablename__ = "offers"
+    __table_args__ = (Index("ix_offers_request_status", "request_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="requests.id")
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    status: str = Field(default=OfferStatus.ACTIVE, max_length=16)
+    created_at: datetime = _when()
+
+
+class FollowUp(SQLModel, table=True):
+    """A check-in with the guest after a request was done."""
+
+    __tablename__ = "followups"
+    __table_args__ = (Index("ix_followups_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="requests.id", index=True)
+    status: str = Field(default=FollowUpStatus.PENDING, max_length=16)
+    due_at: datetime = _when()
+    sent_at: datetime | None = _when(default=None)
+    expires_at: datetime | None = _when(default=None)
+    answer: str | None = Field(default=None, max_length=8)
+    answered_at: datetime | None = _when(default=None, index=True)
+    rating: int | None = None
+    language: str = Field(max_length=8)
+    created_at: datetime = _when()
+
+
+class Event(SQLModel, table=True):
+    """One row of a request's audit trail; rows are only ever inserted."""
+
+    __tablename__ = "events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="requests.id", index=True)
+    kind: str = Field(max_length=32)
+    actor_kind: str = Field(max_length=16)
+    actor_id: int | None = None
+    actor_name: str = Field(default="", max_length=128)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = _when()

@@ -1,0 +1,71 @@
+"""Waking the process when follow-ups fall due.
+
+The database holds every follow-up; the scheduler holds one job that fires at the earliest
+due time, re-armed after each pass, plus a periodic sweep as a safety net. Jobs have fixed ids,
+so restarting never duplicates them, and a late job still runs (no misfire is ever dropped).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+log = logging.getLogger(__name__)
+
+TIMER_JOB = "concierge-timers"
+SWEEP_JOB = "concierge-sweep"
+
+
+class Timers(Protocol):
+    """What the rest of the bot needs from the scheduler."""
+
+    def wake_at(self, when: datetime) -> None:
+        """Make sure due work runs at ``when`` or earlier."""
+        ...
+
+
+class TimerScheduler:
+    """APScheduler in the bot's event loop, driving ``run_due``."""
+
+    def __init__(self, run_due: Callable[[], Awaitable[None]], sweep_seconds: int) -> None:
+        self._run_due = run_due
+        self._sweep_seconds = sweep_seconds
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+
+    def start(self) -> None:
+        """Start the scheduler with its periodic sweep."""
+        self._scheduler.add_job(
+            self._run_due,
+            IntervalTrigger(seconds=self._sweep_seconds),
+            id=SWEEP_JOB,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
+        )
+        self._scheduler.start()
+
+    def wake_at(self, when: datetime) -> None:
+        """Arm the timer job for ``when`` unless it is already armed earlier."""
+        job = self._scheduler.get_job(TIMER_JOB)
+        if job is not None and job.next_run_time is not None and job.next_run_time <= when:
+            return
+        self._scheduler.add_job(
+            self._run_due,
+            DateTrigger(run_date=when, timezone=UTC),
+            id=TIMER_JOB,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+        )
+
+    def shutdown(self) -> None:
+        """Stop without waiting for running jobs (their work is in the database)."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)

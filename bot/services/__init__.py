@@ -1,0 +1,1 @@
+"""Domain services: they take a session, plain values and ``now``, never a Telegram update."""

@@ -1,0 +1,66 @@
+"""What every service needs besides the session: the hotel and its translations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.config import HotelConfig
+from bot.i18n import I18n, Translator
+from bot.models import ActorKind, Event, EventKind, Guest, Staff
+
+
+@dataclass(frozen=True)
+class Env:
+    """Read-only context of the services: the hotel's configuration and catalogs."""
+
+    hotel: HotelConfig
+    i18n: I18n
+
+    def t(self, locale: str | None) -> Translator:
+        """Translator for a reader's locale."""
+        return self.i18n.translator(locale)
+
+
+@dataclass(frozen=True)
+class Person:
+    """The Telegram user behind an update, as plain values."""
+
+    telegram_id: int
+    chat_id: int
+    first_name: str = ""
+    language_code: str | None = None
+
+
+def record(
+    session: Session,
+    *,
+    request_id: int | None,
+    kind: EventKind,
+    now: datetime,
+    actor: Guest | Staff | None = None,
+    **details: Any,
+) -> Event:
+    """Append an event to a request's audit trail (in the caller's transaction)."""
+    if request_id is None:
+        raise ValueError("the request must be flushed before its events are recorded")
+    if isinstance(actor, Staff):
+        actor_kind, actor_id, actor_name = ActorKind.STAFF, actor.id, actor.name
+    elif isinstance(actor, Guest):
+        actor_kind, actor_id, actor_name = ActorKind.GUEST, actor.id, actor.first_name
+    else:
+        actor_kind, actor_id, actor_name = ActorKind.SYSTEM, None, ""
+    event = Event(
+        request_id=request_id,
+        kind=kind,
+        actor_kind=actor_kind,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        details=details,
+        at=now,
+    )
+    session.add(event)
+    return event

@@ -1,0 +1,254 @@
+"""Follow-up check-ins: sent when due, answered by the guest, expired when ignored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from bot import messages
+from bot.models import EventKind, FollowUp, FollowUpStatus, Guest, Request, RequestStatus, Staff
+from bot.notifier import Button, Outbox, Outgoing
+from bot.routing import on_duty
+from bot.services import errors
+from bot.services.common import Env, record
+from bot.services.offers import offer
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class TimerRun:
+    """What one pass over due timers did."""
+
+    sent: int
+    expired: int
+    cancelled: int
+
+
+def _claim(session: Session, followup: FollowUp, expect: FollowUpStatus, **values: object) -> bool:
+    statement = (
+        update(FollowUp)
+        .where(col(FollowUp.id) == followup.id, col(FollowUp.status) == expect)
+        .values(**values)
+    )
+    won: bool = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+    session.refresh(followup)
+    return won
+
+
+def process_due(session: Session, out: Outbox, env: Env, now: datetime) -> TimerRun:
+    """Send every follow-up that is due and expire unanswered ones; ask to be woken for the next.
+
+    A follow-up that fell due while the bot was down is sent now; the conditional status
+    change means it is sent once even if two passes overlap.
+    """
+    sent = expired = cancelled = 0
+    due = session.exec(
+        select(FollowUp)
+        .where(FollowUp.status == FollowUpStatus.PENDING, col(FollowUp.due_at) <= now)
+        .order_by(col(FollowUp.due_at))
+        .limit(BATCH)
+    ).all()
+    for followup in due:
+        request = session.get(Request, followup.request_id)
+        guest = session.get(Guest, request.guest_id) if request else None
+        if request is None or guest is None or request.status != RequestStatus.DONE:
+            cancelled += _claim(
+                session, followup, FollowUpStatus.PENDING, status=FollowUpStatus.CANCELLED
+            )
+            continue
+        expires = now + timedelta(seconds=env.hotel.timings.followup_answer_timeout)
+        if not _claim(
+            session,
+            followup,
+            FollowUpStatus.PENDING,
+            status=FollowUpStatus.SENT,
+            sent_at=now,
+            expires_at=expires,
+        ):
+            continue
+        sent += 1
+        record(session, request_id=request.id, kind=EventKind.FOLLOWUP_SENT, now=now)
+        t = env.t(guest.language)
+        out.send(
+            Outgoing(
+                chat_id=guest.chat_id,
+                text=messages.followup_question(t, request),
+                buttons=(
+                    (
+                        Button(messages.followup_yes_button(t), f"fu:{followup.id}:y"),
+                        Button(messages.followup_no_button(t), f"fu:{followup.id}:n"),
+                    ),
+                ),
+            )
+        )
+        out.wake(expires)
+    stale = session.exec(
+        select(FollowUp)
+        .where(FollowUp.status == FollowUpStatus.SENT, col(FollowUp.expires_at) <= now)
+        .limit(BATCH)
+    ).all()
+    for followup in stale:
+        if not _claim(session, followup, FollowUpStatus.SENT, status=FollowUpStatus.UNANSWERED):
+            continue
+        expired += 1
+        record(session, request_id=followup.request_id, kind=EventKind.FOLLOWUP_UNANSWERED, now=now)
+        request = session.get(Request, followup.request_id)
+        if request is not None and request.status == RequestStatus.DONE:
+            request.status, request.closed_at, request.updated_at = RequestStatus.CLOSED, now, now
+            session.add(request)
+            record(session, request_id=followup.request_id, kind=EventKind.CLOSED, now=now)
+    if len(due) == BATCH or len(stale) == BATCH:
+        out.wake(now)
+    else:
+        upcoming = next_due(session)
+        if upcoming is not None:
+            out.wake(upcoming)
+    return TimerRun(sent=sent, expired=expired, cancelled=cancelled)
+
+
+def next_due(session: Session) -> datetime | None:
+    """When the next follow-up must be sent or expired."""
+    first_send = session.exec(
+        select(func.min(FollowUp.due_at)).where(FollowUp.status == FollowUpStatus.PENDING)
+    ).one()
+    first_expiry = session.exec(
+        select(func.min(FollowUp.expires_at)).where(FollowUp.status == FollowUpStatus.SENT)
+    ).one()
+    times = [_aware(value) for value in (first_send, first_expiry) if value is not None]
+    return min(times) if times else None
+
+
+def _aware(value: datetime) -> datetime:
+    # Aggregates bypass the column type, so SQLite hands back a naive UTC value or a string.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _guest_followup(
+    session: Session, telegram_id: int, followup_id: int
+) -> tuple[FollowUp, Request, Guest]:
+    followup = session.get(FollowUp, followup_id)
+    request = session.get(Request, followup.request_id) if followup else None
+    guest = session.get(Guest, request.guest_id) if request else None
+    if followup is None or request is None or guest is None or guest.telegram_id != telegram_id:
+        raise errors.UnknownRequest(followup.request_id if followup else 0)
+    return followup, request, guest
+
+
+def answer(
+    session: Session,
+    out: Outbox,
+    env: Env,
+    *,
+    telegram_id: int,
+    followup_id: int,
+    fine: bool,
+    message_id: int | None,
+    now: datetime,
+) -> Request:
+    """Record the guest's answer: yes closes the request, no reopens it and alerts supervisors.
+
+    A late answer to an expired question still counts: a guest who says it is not fixed is heard.
+    """
+    followup, request, guest = _guest_followup(session, telegram_id, followup_id)
+    if followup.status == FollowUpStatus.ANSWERED:
+        raise errors.AlreadyAnswered
+    if followup.status not in (FollowUpStatus.SENT, FollowUpStatus.UNANSWERED):
+        raise errors.StaleAction(request.id, request.status)
+    previous = FollowUpStatus(followup.status)
+    if not _claim(
+        session,
+        followup,
+        previous,
+        status=FollowUpStatus.ANSWERED,
+        answer="yes" if fine else "no",
+        answered_at=now,
+    ):
+        raise errors.AlreadyAnswered
+    assert request.id is not None
+    record(
+        session,
+        request_id=request.id,
+        kind=EventKind.FOLLOWUP_ANSWERED,
+        now=now,
+        actor=guest,
+        answer="yes" if fine else "no",
+    )
+    t = env.t(guest.language)
+    if fine:
+        if request.status == RequestStatus.DONE:
+            request.status, request.closed_at, request.updated_at = RequestStatus.CLOSED, now, now
+            session.add(request)
+            record(session, request_id=request.id, kind=EventKind.CLOSED, now=now)
+        _reply(out, guest, message_id, messages.followup_thanks(t, request))
+        stars_row = tuple(Button(str(n), f"rate:{followup.id}:{n}") for n in range(1, 6))
+        out.send(
+            Outgoing(chat_id=guest.chat_id, text=messages.rating_question(t), buttons=(stars_row,))
+        )
+        return request
+    if request.status in (RequestStatus.DONE, RequestStatus.CLOSED):
+        request.status = RequestStatus.OPEN
+        request.assignee_id, request.accepted_at, request.closed_at = None, None, None
+        request.reopened_count += 1
+        request.updated_at = now
+        session.add(request)
+        session.flush()
+        record(session, request_id=request.id, kind=EventKind.REOPENED, now=now, actor=guest)
+        offer(session, out, env, request, now)
+        _alert_supervisors(session, out, env, request)
+    _reply(out, guest, message_id, messages.reopened_for_guest(env.hotel, t, request))
+    return request
+
+
+def _reply(out: Outbox, guest: Guest, message_id: int | None, text: str) -> None:
+    """Replace the question (and its buttons) with the answer, or send it if it cannot be edited."""
+    out.send(Outgoing(chat_id=guest.chat_id, text=text, edit_message_id=message_id))
+
+
+def _alert_supervisors(session: Session, out: Outbox, env: Env, request: Request) -> None:
+    supervisors = on_duty(session, supervisors=True)
+    if not supervisors:
+        supervisors = list(
+            session.exec(select(Staff).where(col(Staff.active), Staff.role == "supervisor"))
+        )
+    for supervisor in supervisors:
+        t = env.t(supervisor.language)
+        out.send(
+            Outgoing(
+                chat_id=supervisor.telegram_id,
+                text=messages.negative_followup_alert(env.hotel, t, request),
+            )
+        )
+
+
+def rate(
+    session: Session,
+    out: Outbox,
+    env: Env,
+    *,
+    telegram_id: int,
+    followup_id: int,
+    rating: int,
+    message_id: int | None,
+    now: datetime,
+) -> Request:
+    """Store the guest's optional 1–5 rating."""
+    followup, request, guest = _guest_followup(session, telegram_id, followup_id)
+    if not 1 <= rating <= 5 or followup.answer != "yes":
+        raise errors.StaleAction(request.id, request.status)
+    if followup.rating is not None:
+        raise errors.AlreadyAnswered
+    followup.rating = rating
+    request.rating = rating
+    session.add(followup)
+    session.add(request)
+    record(
+        session, request_id=request.id, kind=EventKind.RATED, now=now, actor=guest, rating=rating
+    )
+    _reply(out, guest, message_id, messages.rating_thanks(env.t(guest.language), rating))
+    return request

@@ -1,0 +1,125 @@
+"""Guests: who they are, their language and their room."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from bot import messages
+from bot.models import Guest, Staff
+from bot.notifier import Button, Outbox, Outgoing
+from bot.services.common import Env, Person
+
+ROOM_PAYLOAD_PREFIX = "room-"
+
+
+def find(session: Session, telegram_id: int) -> Guest | None:
+    """The guest with this Telegram id, if known."""
+    return session.exec(select(Guest).where(Guest.telegram_id == telegram_id)).first()
+
+
+def ensure(session: Session, env: Env, person: Person, now: datetime) -> Guest:
+    """The guest behind ``person``, created on first contact with a negotiated language."""
+    guest = find(session, person.telegram_id)
+    if guest is None:
+        guest = Guest(
+            telegram_id=person.telegram_id,
+            chat_id=person.chat_id,
+            first_name=person.first_name[:128],
+            language=env.i18n.negotiate(person.language_code),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(guest)
+        session.flush()
+        return guest
+    changed = False
+    if guest.chat_id != person.chat_id or guest.first_name != person.first_name[:128]:
+        guest.chat_id, guest.first_name = person.chat_id, person.first_name[:128]
+        changed = True
+    if not guest.language_chosen and person.language_code:
+        language = env.i18n.negotiate(person.language_code)
+        if language != guest.language:
+            guest.language, changed = language, True
+    if changed:
+        guest.updated_at = now
+        session.add(guest)
+    return guest
+
+
+def valid_room(env: Env, text: str) -> str | None:
+    """``text`` as a room number, if it is one."""
+    room = text.strip()
+    return room if room and env.hotel.room_regex.fullmatch(room) else None
+
+
+def start(
+    session: Session, out: Outbox, env: Env, *, person: Person, payload: str | None, now: datetime
+) -> Guest:
+    """Greet a guest after /start; a ``room-412`` payload sets the room."""
+    guest = ensure(session, env, person, now)
+    if payload and payload.lower().startswith(ROOM_PAYLOAD_PREFIX):
+        room = valid_room(env, payload[len(ROOM_PAYLOAD_PREFIX) :])
+        if room:
+            guest.room, guest.awaiting_room, guest.room_asked = room, False, True
+    t = env.t(guest.language)
+    out.send(Outgoing(chat_id=guest.chat_id, text=messages.welcome(env.hotel, t, guest)))
+    if guest.room is None:
+        ask_room(out, env, guest)
+    guest.updated_at = now
+    session.add(guest)
+    return guest
+
+
+def ask_room(out: Outbox, env: Env, guest: Guest) -> None:
+    """Ask for the room number and take the next plain message as the answer."""
+    guest.room_asked, guest.awaiting_room = True, True
+    out.send(Outgoing(chat_id=guest.chat_id, text=messages.ask_room(env.t(guest.language))))
+
+
+def set_room(
+    session: Session, out: Outbox, env: Env, *, person: Person, room: str | None, now: datetime
+) -> Guest:
+    """Handle /room: ask for the number, or save the one given."""
+    guest = ensure(session, env, person, now)
+    t = env.t(guest.language)
+    if not room:
+        ask_room(out, env, guest)
+    elif valid := valid_room(env, room):
+        guest.room, guest.awaiting_room = valid, False
+        out.send(Outgoing(chat_id=guest.chat_id, text=messages.room_saved(t, valid)))
+    else:
+        guest.awaiting_room = True
+        out.send(Outgoing(chat_id=guest.chat_id, text=messages.room_invalid(t)))
+    guest.updated_at = now
+    session.add(guest)
+    return guest
+
+
+def language_menu(out: Outbox, env: Env, *, chat_id: int, locale: str) -> None:
+    """Offer the hotel's languages as buttons."""
+    buttons = tuple(
+        (Button(env.t(code).language_name, f"lang:{code}"),) for code in env.i18n.offered
+    )
+    out.send(
+        Outgoing(chat_id=chat_id, text=messages.language_prompt(env.t(locale)), buttons=buttons)
+    )
+
+
+def set_language(
+    session: Session, out: Outbox, env: Env, *, person: Person, locale: str, now: datetime
+) -> str:
+    """Save the language a guest or staff member chose; answer in it."""
+    if locale not in env.i18n.offered:
+        locale = env.i18n.default
+    staff = session.exec(select(Staff).where(Staff.telegram_id == person.telegram_id)).first()
+    if staff is not None and staff.active:
+        staff.language = locale
+        session.add(staff)
+    else:
+        guest = ensure(session, env, person, now)
+        guest.language, guest.language_chosen, guest.updated_at = locale, True, now
+        session.add(guest)
+    out.send(Outgoing(chat_id=person.chat_id, text=messages.language_set(env.t(locale))))
+    return locale

@@ -1,0 +1,135 @@
+"""Offering a request to the on-duty staff who should see it, and updating their copies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from bot import messages
+from bot.i18n import Translator
+from bot.models import EventKind, Offer, OfferStatus, Request, Staff
+from bot.notifier import Button, Media, Outbox, Outgoing, split_text
+from bot.routing import Tier, recipients
+from bot.services.common import Env, record
+
+
+def active_offers(session: Session, request_id: int) -> list[Offer]:
+    """Offers of a request that still show an Accept button."""
+    query = select(Offer).where(Offer.request_id == request_id, Offer.status == OfferStatus.ACTIVE)
+    return list(session.exec(query.order_by(col(Offer.id))))
+
+
+def offer(
+    session: Session,
+    out: Outbox,
+    env: Env,
+    request: Request,
+    now: datetime,
+    *,
+    only: Staff | None = None,
+    exclude: Iterable[int] = (),
+    note_nobody: bool = True,
+) -> Tier:
+    """Offer ``request`` to everyone who should see it and has no copy yet; return the tier.
+
+    With ``only``, offer it just to that person, if they are among the recipients.
+    ``note_nobody`` records in the timeline that nobody was on duty.
+    """
+    assert request.id is not None
+    found = recipients(session, env.hotel, request.department, exclude=set(exclude))
+    holders = {o.staff_id for o in active_offers(session, request.id)}
+    targets = [s for s in found.staff if s.id not in holders and (only is None or s.id == only.id)]
+    for staff in targets:
+        assert staff.id is not None
+        row = Offer(
+            request_id=request.id, staff_id=staff.id, chat_id=staff.telegram_id, created_at=now
+        )
+        session.add(row)
+        session.flush()
+        _send_offer(out, env, request, staff, row, found.tier)
+    if targets:
+        record(
+            session,
+            request_id=request.id,
+            kind=EventKind.OFFERED,
+            now=now,
+            names=[s.name for s in targets],
+            tier=found.tier.value,
+        )
+    elif not found.staff and only is None and note_nobody:
+        record(session, request_id=request.id, kind=EventKind.NOBODY_ON_DUTY, now=now)
+    return found.tier
+
+
+def _send_offer(
+    out: Outbox, env: Env, request: Request, staff: Staff, row: Offer, tier: Tier
+) -> None:
+    t = env.t(staff.language)
+    if request.media_kind:
+        out.send(
+            Outgoing(
+                chat_id=staff.telegram_id,
+                media=Media(
+                    kind=request.media_kind,  # type: ignore[arg-type]
+                    file_id=request.media_file_id,
+                    latitude=request.latitude,
+                    longitude=request.longitude,
+                    caption=f"#{request.id}",
+                ),
+            )
+        )
+    long_text = len(request.text) > messages.CARD_TEXT_LIMIT
+    if long_text:
+        for part in split_text(request.text):
+            out.send(Outgoing(chat_id=staff.telegram_id, text=part))
+    out.send(
+        Outgoing(
+            chat_id=staff.telegram_id,
+            text=messages.offer_card(env.hotel, t, request, tier=tier, full_text_above=long_text),
+            buttons=((Button(messages.accept_button(t), f"acc:{request.id}"),),),
+            offer_id=row.id,
+        )
+    )
+
+
+def update_copies(
+    session: Session,
+    out: Outbox,
+    env: Env,
+    request: Request,
+    offers: Iterable[Offer],
+    status_line: Callable[[Translator, Offer], str],
+    *,
+    new_status: OfferStatus = OfferStatus.WITHDRAWN,
+    buttons: Callable[[Translator, Offer], tuple[tuple[Button, ...], ...]] | None = None,
+) -> None:
+    """Edit each staff member's copy of ``request`` to show a new status line."""
+    for row in offers:
+        staff = session.get(Staff, row.staff_id)
+        if staff is None:
+            continue
+        row.status = new_status
+        session.add(row)
+        t = env.t(staff.language)
+        text = messages.offer_card(env.hotel, t, request, status_line=status_line(t, row))
+        markup = buttons(t, row) if buttons else ()
+        if row.message_id is not None:
+            out.send(
+                Outgoing(
+                    chat_id=row.chat_id, text=text, buttons=markup, edit_message_id=row.message_id
+                )
+            )
+        elif markup:
+            out.send(Outgoing(chat_id=row.chat_id, text=text, buttons=markup))
+
+
+def assignee_buttons(t: Translator, request: Request) -> tuple[tuple[Button, ...], ...]:
+    """Done and Release, for the staff member who accepted ``request``."""
+    return (
+        (
+            Button(messages.done_button(t), f"done:{request.id}"),
+            Button(messages.release_button(t), f"rel:{request.id}"),
+        ),
+    )

@@ -1,0 +1,484 @@
+"""The life of a guest request: submitted, routed, accepted, done, cancelled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot import messages
+from bot.models import (
+    ACTIVE_STATUSES,
+    EventKind,
+    FollowUp,
+    Guest,
+    Offer,
+    OfferStatus,
+    Request,
+    RequestStatus,
+    Staff,
+)
+from bot.notifier import Button, Outbox, Outgoing
+from bot.routing import Tier, match_department
+from bot.services import errors, guests
+from bot.services.common import Env, Person, record
+from bot.services.offers import active_offers, assignee_buttons, offer, update_copies
+
+
+@dataclass(frozen=True)
+class Content:
+    """What a guest sent: text (or a caption), and optionally one attachment."""
+
+    text: str = ""
+    media_kind: str | None = None
+    file_id: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+def staff_member(session: Session, telegram_id: int) -> Staff:
+    """The active staff member with this Telegram id, else ``NotRegistered``."""
+    staff = session.exec(select(Staff).where(Staff.telegram_id == telegram_id)).first()
+    if staff is None or not staff.active:
+        raise errors.NotRegistered
+    return staff
+
+
+def _request(session: Session, request_id: int) -> Request:
+    request = session.get(Request, request_id)
+    if request is None:
+        raise errors.UnknownRequest(request_id)
+    return request
+
+
+def _guest_request(session: Session, telegram_id: int, request_id: int) -> tuple[Guest, Request]:
+    guest = guests.find(session, telegram_id)
+    request = session.get(Request, request_id)
+    if guest is None or request is None or request.guest_id != guest.id:
+        raise errors.UnknownRequest(request_id)
+    return guest, request
+
+
+def _transition(
+    session: Session,
+    request: Request,
+    *,
+    expect: tuple[RequestStatus, ...],
+    assignee: int | None = None,
+    **values: object,
+) -> bool:
+    """Change ``request`` only if it is still in an expected state; True if this call won."""
+    statement = update(Request).where(
+        col(Request.id) == request.id, col(Request.status).in_([s.value for s in expect])
+    )
+    if assignee is not None:
+        statement = statement.where(col(Request.assignee_id) == assignee)
+    won: bool = session.execute(statement.values(**values)).rowcount == 1  # type: ignore[attr-defined]
+    session.refresh(request)
+    return won
+
+
+def submit(
+    session: Session, out: Outbox, env: Env, *, person: Person, content: Content, now: datetime
+) -> Request | None:
+    """Store a guest's message as a request, offer it, and acknowledge it at once.
+
+    Returns None when the message was the room number the bot had asked for.
+    """
+    guest = guests.ensure(session, env, person, now)
+    if guest.awaiting_room and content.media_kind is None:
+        guest.awaiting_room = False
+        session.add(guest)
+        room = guests.valid_room(env, content.text)
+        if room:
+            guest.room = room
+            out.send(
+                Outgoing(
+                    chat_id=guest.chat_id, text=messages.room_saved(env.t(guest.language), room)
+                )
+            )
+            return None
+    matched = match_department(env.hotel, content.text, guest.language)
+    department = matched or env.hotel.hotel.fallback_department
+    request = Request(
+        guest_id=guest.id,  # type: ignore[arg-type]
+        department=department,
+        text=content.text,
+        media_kind=content.media_kind,
+        media_file_id=content.file_id,
+        latitude=content.latitude,
+        longitude=content.longitude,
+        room=guest.room,
+        language=guest.language,
+        routed_by="keywords" if matched else "fallback",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(request)
+    session.flush()
+    assert request.id is not None
+    record(session, request_id=request.id, kind=EventKind.CREATED, now=now, actor=guest)
+    record(
+        session,
+        request_id=request.id,
+        kind=EventKind.ROUTED,
+        now=now,
+        department=department,
+        by=request.routed_by,
+    )
+    tier = offer(session, out, env, request, now)
+    t = env.t(guest.language)
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    text = messages.request_ack(env.hotel, t, request, tier)
+    if not matched and len(env.hotel.departments) > 1:
+        text += "\n\n" + messages.pick_department_hint(t)
+        buttons = tuple(
+            (Button(messages.department(env.hotel, t, key), f"dep:{request.id}:{key}"),)
+            for key in env.hotel.department_keys
+            if key != department
+        )
+    out.send(Outgoing(chat_id=guest.chat_id, text=text, buttons=buttons))
+    if guest.room is None and not guest.room_asked:
+        guests.ask_room(out, env, guest)
+        session.add(guest)
+    return request
+
+
+def pick_department(
+    session: Session,
+    out: Outbox,
+    env: Env,
+    *,
+    telegram_id: int,
+    request_id: int,
+    department: str,
+    now: datetime,
+) -> Request:
+    """Move a still-waiting request to the department the guest chose."""
+    guest, request = _guest_request(session, telegram_id, request_id)
+    if department not in env.hotel.department_keys:
+        raise errors.UnknownDepartment(department, env.hotel.department_keys)
+    if request.status != RequestStatus.OPEN:
+        raise errors.StaleAction(request_id, request.status)
+    if department != request.department:
+        update_copies(
+            session,
+            out,
+            env,
+            request,
+            active_offers(session, request_id),
+            lambda t, _o: messages.moved_to(env.hotel, t, department),
+        )
+        request.department, request.routed_by, request.updated_at = department, "guest", now
+        session.add(request)
+        session.flush()
+        record(
+            session,
+            request_id=request_id,
+            kind=EventKind.ROUTED,
+            now=now,
+            actor=guest,
+            department=department,
+            by="guest",
+        )
+        tier = offer(session, out, env, request, now)
+    else:
+        tier = Tier.DEPARTMENT
+    t = env.t(guest.language)
+    out.send(
+        Outgoing(
+            chat_id=guest.chat_id, text=messages.department_picked(env.hotel, t, request, tier)
+        )
+    )
+    return request
+
+
+def accept(
+    session: Session, out: Outbox, env: Env, *, telegram_id: int, request_id: int, now: datetime
+) -> Request:
+    """Give the request to the first staff member who presses Accept; others see who took it."""
+    staff = staff_member(session, telegram_id)
+    request = _request(session, request_id)
+    offers = active_offers(session, request_id)
+    if request.status == RequestStatus.ACCEPTED and request.assignee_id == staff.id:
+        return request
+    if (
+        request.status == RequestStatus.OPEN
+        and not staff.is_supervisor
+        and all(o.staff_id != staff.id for o in offers)
+    ):
+        raise errors.StaleAction(request_id, request.status)
+    won = _transition(
+        session,
+        request,
+        expect=(RequestStatus.OPEN,),
+        status=RequestStatus.ACCEPTED,
+        assignee_id=staff.id,
+        accepted_at=now,
+        updated_at=now,
+    )
+    if not won:
+        if request.status == RequestStatus.ACCEPTED and request.assignee_id is not None:
+            holder = session.get(Staff, request.assignee_id)
+            raise errors.AlreadyTaken(request_id, holder.name if holder else "?")
+        raise errors.StaleAction(request_id, request.status)
+    record(session, request_id=request_id, kind=EventKind.ACCEPTED, now=now, actor=staff)
+    mine = [o for o in offers if o.staff_id == staff.id]
+    update_copies(
+        session,
+        out,
+        env,
+        request,
+        [o for o in offers if o.staff_id != staff.id],
+        lambda t, _o: messages.taken_by(t, staff.name),
+    )
+    _show_assignee_card(session, out, env, request, staff, mine, now)
+    guest = session.get(Guest, request.guest_id)
+    if guest is not None:
+        t = env.t(guest.language)
+        out.send(
+            Outgoing(
+                chat_id=guest.chat_id,
+                text=messages.accepted_for_guest(env.hotel, t, request, staff),
+            )
+        )
+    return request
+
+
+def _show_assignee_card(
+    session: Session,
+    out: Outbox,
+    env: Env,
+    request: Request,
+    staff: Staff,
+    mine: list[Offer],
+    now: datetime,
+) -> None:
+    if not mine:
+        # A supervisor took it without an offer of their own: give them a card to work from.
+        row = Offer(
+            request_id=request.id,  # type: ignore[arg-type]
+            staff_id=staff.id,  # type: ignore[arg-type]
+            chat_id=staff.telegram_id,
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        mine = [row]
+    t = env.t(staff.language)
+    for row in mine:
+        row.status = OfferStatus.TAKEN
+        session.add(row)
+        out.send(
+            Outgoing(
+                chat_id=row.chat_id,
+                text=messages.offer_card(
+                    env.hotel, t, request, status_line=messages.accepted_by_you(t)
+                ),
+                buttons=assignee_buttons(t, request),
+                edit_message_id=row.message_id,
+                offer_id=row.id if row.message_id is None else None,
+            )
+        )
+
+
+def _taken_offers(session: Session, request_id: int, staff_id: int) -> list[Offer]:
+    query = select(Offer).where(
+        Offer.request_id == request_id,
+        Offer.staff_id == staff_id,
+        Offer.status == OfferStatus.TAKEN,
+    )
+    return list(session.exec(query))
+
+
+def release(
+    session: Session, out: Outbox, env: Env, *, telegram_id: int, request_id: int, now: datetime
+) -> Request:
+    """Hand an accepted request back; it is offered again to everyone else who should see it."""
+    staff = staff_member(session, telegram_id)
+    request = _request(session, request_id)
+    if request.status == RequestStatus.ACCEPTED and request.assignee_id != staff.id:
+        raise errors.NotYours(request_id)
+    won = _transition(
+        session,
+        request,
+        expect=(RequestStatus.ACCEPTED,),
+        assignee=staff.id,
+        status=RequestStatus.OPEN,
+        assignee_id=None,
+        accepted_at=None,
+        updated_at=now,
+    )
+    if not won:
+        raise errors.StaleAction(request_id, request.status)
+    record(session, request_id=request_id, kind=EventKind.RELEASED, now=now, actor=staff)
+    update_copies(
+        session,
+        out,
+        env,
+        request,
+        _taken_offers(session, request_id, staff.id),  # type: ignore[arg-type]
+        lambda t, _o: messages.released_by_you(t),
+    )
+    offer(session, out, env, request, now, exclude={staff.id})  # type: ignore[arg-type]
+    return request
+
+
+def mark_done(
+    session: Session, out: Outbox, env: Env, *, telegram_id: int, request_id: int, now: datetime
+) -> Request:
+    """Mark an accepted request done, tell the guest and schedule the follow-up."""
+    staff = staff_member(session, telegram_id)
+    request = _request(session, request_id)
+    if request.status == RequestStatus.ACCEPTED and request.assignee_id != staff.id:
+        raise errors.NotYours(request_id)
+    won = _transition(
+        session,
+        request,
+        expect=(RequestStatus.ACCEPTED,),
+        assignee=staff.id,
+        status=RequestStatus.DONE,
+        done_at=now,
+        updated_at=now,
+    )
+    if not won:
+        raise errors.StaleAction(request_id, request.status)
+    record(session, request_id=request_id, kind=EventKind.DONE, now=now, actor=staff)
+    update_copies(
+        session,
+        out,
+        env,
+        request,
+        _taken_offers(session, request_id, staff.id),  # type: ignore[arg-type]
+        lambda t, _o: messages.done_by(t, staff.name),
+        new_status=OfferStatus.TAKEN,
+    )
+    guest = session.get(Guest, request.guest_id)
+    if guest is not None:
+        out.send(
+            Outgoing(
+                chat_id=guest.chat_id, text=messages.done_for_guest(env.t(guest.language), request)
+            )
+        )
+        due = now + timedelta(seconds=env.hotel.followup_delay(request.department))
+        session.add(
+            FollowUp(request_id=request_id, due_at=due, language=guest.language, created_at=now)
+        )
+        record(
+            session,
+            request_id=request_id,
+            kind=EventKind.FOLLOWUP_SCHEDULED,
+            now=now,
+            due_at=due.isoformat(),
+        )
+        out.wake(due)
+    return request
+
+
+def cancel(
+    session: Session, out: Outbox, env: Env, *, telegram_id: int, request_id: int, now: datetime
+) -> Request:
+    """Cancel a guest's own waiting or accepted request; staff copies and the assignee are told."""
+    guest, request = _guest_request(session, telegram_id, request_id)
+    assignee_id = request.assignee_id
+    won = _transition(
+        session,
+        request,
+        expect=ACTIVE_STATUSES,
+        status=RequestStatus.CANCELLED,
+        closed_at=now,
+        updated_at=now,
+    )
+    if not won:
+        raise errors.StaleAction(request_id, request.status)
+    record(session, request_id=request_id, kind=EventKind.CANCELLED, now=now, actor=guest)
+    copies = select(Offer).where(
+        Offer.request_id == request_id,
+        col(Offer.status).in_([OfferStatus.ACTIVE.value, OfferStatus.TAKEN.value]),
+    )
+    update_copies(
+        session,
+        out,
+        env,
+        request,
+        list(session.exec(copies)),
+        lambda t, _o: messages.cancelled_by_guest(t),
+    )
+    if assignee_id is not None:
+        assignee = session.get(Staff, assignee_id)
+        if assignee is not None:
+            out.send(
+                Outgoing(
+                    chat_id=assignee.telegram_id,
+                    text=messages.cancelled_for_assignee(env.t(assignee.language), request),
+                )
+            )
+    out.send(
+        Outgoing(
+            chat_id=guest.chat_id, text=messages.cancelled_for_guest(env.t(guest.language), request)
+        )
+    )
+    return request
+
+
+def open_for_guest(
+    session: Session, out: Outbox, env: Env, *, person: Person, now: datetime
+) -> list[Request]:
+    """Send the guest their open requests, each waiting or accepted one with a Cancel button."""
+    guest = guests.ensure(session, env, person, now)
+    query = (
+        select(Request)
+        .where(
+            Request.guest_id == guest.id,
+            col(Request.status).in_([*ACTIVE_STATUSES, RequestStatus.DONE]),
+        )
+        .order_by(col(Request.id))
+    )
+    found = list(session.exec(query))
+    t = env.t(guest.language)
+    buttons = tuple(
+        (Button(messages.cancel_button(t, r), f"can:{r.id}"),)
+        for r in found
+        if r.status in ACTIVE_STATUSES
+    )
+    out.send(
+        Outgoing(
+            chat_id=guest.chat_id,
+            text=messages.guest_requests(env.hotel, t, found),
+            buttons=buttons,
+        )
+    )
+    return found
+
+
+def offer_waiting(
+    session: Session, out: Outbox, env: Env, now: datetime, *, only: Staff | None = None
+) -> int:
+    """Offer waiting requests that someone on duty should now see; return how many offers went out.
+
+    With ``only`` (someone starting a shift) every waiting request they should see is offered to
+    them. Without it (the periodic sweep) only requests that nobody holds an offer for are
+    offered, so a request that found nobody on duty reaches the first person who can take it.
+    """
+    waiting = select(Request).where(Request.status == RequestStatus.OPEN).order_by(col(Request.id))
+    sent = 0
+    for request in session.exec(waiting).all():
+        if only is None and active_offers(session, request.id):  # type: ignore[arg-type]
+            continue
+        before = len(out.messages)
+        offer(session, out, env, request, now, only=only, note_nobody=False)
+        sent += len(out.messages) > before
+    return sent
+
+
+def tasks(session: Session, *, telegram_id: int) -> tuple[Staff, list[Request]]:
+    """A staff member's accepted requests."""
+    staff = staff_member(session, telegram_id)
+    query = (
+        select(Request)
+        .where(Request.assignee_id == staff.id, Request.status == RequestStatus.ACCEPTED)
+        .order_by(col(Request.id))
+    )
+    return staff, list(session.exec(query))

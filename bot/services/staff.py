@@ -1,0 +1,178 @@
+"""Staff registration and shifts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot import messages
+from bot.config import HotelConfig
+from bot.models import EventKind, Offer, OfferStatus, Request, RequestStatus, Role, Staff
+from bot.notifier import Button, Outbox, Outgoing
+from bot.services import errors
+from bot.services.common import Env, record
+from bot.services.offers import active_offers, offer, update_copies
+from bot.services.requests import offer_waiting, staff_member
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Result of ``add``: the staff row and whether it was new."""
+
+    staff: Staff
+    created: bool
+
+
+def add(
+    session: Session,
+    hotel: HotelConfig,
+    *,
+    telegram_id: int,
+    name: str,
+    department: str,
+    role: Role = Role.STAFF,
+    language: str | None = None,
+    now: datetime,
+) -> Registration:
+    """Register a staff member, or update and re-activate an existing registration."""
+    if department not in hotel.department_keys:
+        raise errors.UnknownDepartment(department, hotel.department_keys)
+    language = language or hotel.hotel.default_language
+    if language not in hotel.hotel.languages:
+        raise ValueError(
+            "language {!r} is not offered; use one of {}".format(
+                language, ", ".join(hotel.hotel.languages)
+            )
+        )
+    staff = session.exec(select(Staff).where(Staff.telegram_id == telegram_id)).first()
+    created = staff is None
+    if staff is None:
+        staff = Staff(
+            telegram_id=telegram_id,
+            name=name,
+            department=department,
+            language=language,
+            created_at=now,
+        )
+    elif not staff.active:
+        staff.on_duty = False
+    staff.name, staff.department, staff.role, staff.language = name, department, role, language
+    staff.active = True
+    session.add(staff)
+    session.flush()
+    return Registration(staff, created)
+
+
+def listing(session: Session) -> list[Staff]:
+    """All active staff, by department and name."""
+    query = select(Staff).where(col(Staff.active)).order_by(col(Staff.department), col(Staff.name))
+    return list(session.exec(query))
+
+
+def remove(session: Session, *, telegram_id: int, now: datetime) -> Staff:
+    """Deactivate a staff member; their offers are withdrawn and accepted requests reopened.
+
+    The history keeps their name. The running bot offers the reopened requests to others on
+    its next sweep.
+    """
+    staff = session.exec(
+        select(Staff).where(Staff.telegram_id == telegram_id, col(Staff.active))
+    ).first()
+    if staff is None:
+        raise errors.NotRegistered
+    staff.active, staff.on_duty = False, False
+    session.add(staff)
+    session.execute(
+        update(Offer)
+        .where(col(Offer.staff_id) == staff.id, col(Offer.status) == OfferStatus.ACTIVE)
+        .values(status=OfferStatus.WITHDRAWN)
+    )
+    accepted = session.exec(
+        select(Request).where(
+            Request.assignee_id == staff.id, Request.status == RequestStatus.ACCEPTED
+        )
+    ).all()
+    for request in accepted:
+        request.status, request.assignee_id, request.updated_at = RequestStatus.OPEN, None, now
+        session.add(request)
+        record(session, request_id=request.id, kind=EventKind.RELEASED, now=now, actor=staff)
+    return staff
+
+
+def show_duty(session: Session, out: Outbox, env: Env, *, telegram_id: int) -> Staff:
+    """Send the staff member their duty status with a button to switch it."""
+    staff = staff_member(session, telegram_id)
+    t = env.t(staff.language)
+    button = Button(
+        messages.duty_button(t, staff), "duty:{}".format("off" if staff.on_duty else "on")
+    )
+    out.send(
+        Outgoing(
+            chat_id=staff.telegram_id, text=messages.duty_status(t, staff), buttons=((button,),)
+        )
+    )
+    return staff
+
+
+def set_duty(
+    session: Session, out: Outbox, env: Env, *, telegram_id: int, on: bool, now: datetime
+) -> Staff:
+    """Start or end a shift.
+
+    Starting one offers the waiting requests this person should see. Ending one withdraws their
+    offers and hands each on; accepted requests stay theirs until released or done.
+    """
+    staff = staff_member(session, telegram_id)
+    t = env.t(staff.language)
+    was_on = staff.on_duty
+    staff.on_duty = on
+    session.add(staff)
+    session.flush()
+    button = Button(messages.duty_button(t, staff), "duty:{}".format("off" if on else "on"))
+    out.send(
+        Outgoing(
+            chat_id=staff.telegram_id, text=messages.duty_status(t, staff), buttons=((button,),)
+        )
+    )
+    if on and not was_on:
+        count = offer_waiting(session, out, env, now, only=staff)
+        if count:
+            out.send(Outgoing(chat_id=staff.telegram_id, text=messages.waiting_sent(t, count)))
+    elif not on and was_on:
+        _hand_on(session, out, env, staff, now)
+    return staff
+
+
+def _hand_on(session: Session, out: Outbox, env: Env, staff: Staff, now: datetime) -> None:
+    mine = list(
+        session.exec(
+            select(Offer).where(Offer.staff_id == staff.id, Offer.status == OfferStatus.ACTIVE)
+        )
+    )
+    for row in mine:
+        request = session.get(Request, row.request_id)
+        if request is None:
+            continue
+        update_copies(
+            session, out, env, request, [row], lambda t, _o: messages.withdrawn_off_duty(t)
+        )
+        session.flush()
+        if request.status == RequestStatus.OPEN and not active_offers(session, request.id):  # type: ignore[arg-type]
+            offer(session, out, env, request, now)
+    accepted = list(
+        session.exec(
+            select(Request)
+            .where(Request.assignee_id == staff.id, Request.status == RequestStatus.ACCEPTED)
+            .order_by(col(Request.id))
+        )
+    )
+    if accepted:
+        out.send(
+            Outgoing(
+                chat_id=staff.telegram_id,
+                text=messages.still_assigned(env.t(staff.language), accepted),
+            )
+        )

@@ -1,0 +1,229 @@
+"""Shared handlers: who is writing, /start, /help, /language, fallbacks and errors."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import messages
+from bot.deps import ConciergeContext, Tx
+from bot.notifier import Button, Outgoing
+from bot.services import guests
+from bot.services.actors import identify as identify_actor
+from bot.services.common import Person
+from bot.services.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+PRIVATE = filters.ChatType.PRIVATE
+
+
+def person_of(update: Update) -> Person:
+    """The sender of ``update`` as plain values."""
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None:
+        raise ValueError("update without a sender")
+    return Person(
+        telegram_id=user.id,
+        chat_id=chat.id if chat else user.id,
+        first_name=user.first_name or "",
+        language_code=user.language_code,
+    )
+
+
+async def reply(
+    update: Update,
+    context: ConciergeContext,
+    text: str,
+    buttons: tuple[tuple[Button, ...], ...] = (),
+) -> None:
+    """Answer in the chat the update came from."""
+    chat = update.effective_chat
+    if chat is not None:
+        await context.deps.send(Outgoing(chat_id=chat.id, text=text, buttons=buttons))
+
+
+async def press(
+    update: Update, context: ConciergeContext, action: Callable[[Tx, int], object]
+) -> None:
+    """Run a button's service call for the presser; alert them if the button no longer applies."""
+    query = update.callback_query
+    assert query is not None
+    try:
+        async with context.deps.transaction() as tx:
+            action(tx, query.from_user.id)
+    except DomainError as error:
+        await query.answer(messages.error_text(context.t, error), show_alert=True)
+        return
+    await query.answer()
+
+
+def match_groups(context: ConciergeContext) -> tuple[str, ...]:
+    """The groups the button pattern captured."""
+    assert context.matches
+    return tuple(str(group) for group in context.matches[0].groups())
+
+
+def pressed_message_id(update: Update) -> int | None:
+    """The id of the message whose button was pressed."""
+    query = update.callback_query
+    return query.message.message_id if query is not None and query.message is not None else None
+
+
+async def identify(update: Update, context: ConciergeContext) -> None:
+    """Look up the sender and choose the locale for this update."""
+    user = update.effective_user
+    if user is None:
+        return
+    try:
+        with context.deps.sessions() as session:
+            context.actor = identify_actor(
+                session, context.env, telegram_id=user.id, language_code=user.language_code
+            )
+    except SQLAlchemyError:
+        log.exception("database unavailable while identifying a sender")
+        context.t = context.env.t(context.env.i18n.negotiate(user.language_code))
+        await _say_sorry(update, context)
+        raise ApplicationHandlerStop from None
+
+
+async def start(update: Update, context: ConciergeContext) -> None:
+    """Greet a guest (with an optional room deep link) or a staff member."""
+    actor = context.actor
+    if actor is not None and actor.staff is not None:
+        await reply(
+            update, context, messages.staff_welcome(context.env.hotel, context.t, actor.staff)
+        )
+        return
+    payload = context.args[0] if context.args else None
+    async with context.deps.transaction() as tx:
+        guests.start(
+            tx.session,
+            tx.outbox,
+            context.env,
+            person=person_of(update),
+            payload=payload,
+            now=tx.now,
+        )
+
+
+def help_text(context: ConciergeContext) -> str:
+    """The help for the sender's role."""
+    actor = context.actor
+    if actor is not None and actor.staff is not None:
+        return messages.staff_help(context.t, actor.staff)
+    return messages.guest_help(context.t)
+
+
+async def show_help(update: Update, context: ConciergeContext) -> None:
+    """Show what the sender can do."""
+    await reply(update, context, help_text(context))
+
+
+async def language(update: Update, context: ConciergeContext) -> None:
+    """Offer the languages as buttons."""
+    async with context.deps.transaction() as tx:
+        guests.language_menu(
+            tx.outbox, context.env, chat_id=person_of(update).chat_id, locale=context.t.locale
+        )
+
+
+async def language_chosen(update: Update, context: ConciergeContext) -> None:
+    """Save the language picked from the buttons."""
+    query = update.callback_query
+    assert query is not None
+    assert context.matches
+    async with context.deps.transaction() as tx:
+        guests.set_language(
+            tx.session,
+            tx.outbox,
+            context.env,
+            person=person_of(update),
+            locale=context.matches[0].group(1),
+            now=tx.now,
+        )
+    await query.answer()
+
+
+async def unknown_command(update: Update, context: ConciergeContext) -> None:
+    """Answer an unknown command with the help."""
+    await reply(update, context, messages.unknown_command(context.t) + "\n\n" + help_text(context))
+
+
+async def unsupported(update: Update, context: ConciergeContext) -> None:
+    """Answer stickers, games, polls and the like politely."""
+    await reply(update, context, messages.unsupported_content(context.t))
+
+
+async def stale_button(update: Update, context: ConciergeContext) -> None:
+    """Answer a button this version of the bot does not know."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer(messages.error_text(context.t, DomainError()), show_alert=True)
+
+
+async def _say_sorry(update: Update, context: ConciergeContext) -> None:
+    chat = update.effective_chat
+    if chat is None or chat.type != chat.PRIVATE:
+        return
+    try:
+        await context.bot.send_message(chat_id=chat.id, text=messages.try_again_later(context.t))
+    except TelegramError:
+        log.warning("could not tell chat %s about the failure", chat.id)
+
+
+async def on_error(update: object, context: ConciergeContext) -> None:
+    """Log the failure with its traceback and tell the user honestly."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update):
+        if update.callback_query is not None:
+            with contextlib.suppress(TelegramError):
+                await update.callback_query.answer(
+                    messages.try_again_later(context.t)[:190], show_alert=True
+                )
+            return
+        await _say_sorry(update, context)
+
+
+def register_identify(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Identify the sender before any other handler runs."""
+    application.add_handler(TypeHandler(Update, identify), group=-1)
+
+
+def register_commands(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Commands every role has."""
+    application.add_handlers(
+        [
+            CommandHandler("start", start, filters=PRIVATE),
+            CommandHandler("help", show_help, filters=PRIVATE),
+            CommandHandler("language", language, filters=PRIVATE),
+            CallbackQueryHandler(language_chosen, pattern=r"^lang:([a-z]{2})$"),
+        ]
+    )
+
+
+def register_fallbacks(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Last in group 0: unknown commands, unsupported content, unknown buttons."""
+    application.add_handlers(
+        [
+            MessageHandler(PRIVATE & filters.COMMAND, unknown_command),
+            MessageHandler(PRIVATE & filters.UpdateType.MESSAGE, unsupported),
+            CallbackQueryHandler(stale_button),
+        ]
+    )

@@ -1,0 +1,168 @@
+"""Guests: requests in any form, /requests, /room and the guest's buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Message, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot import messages
+from bot.deps import ConciergeContext
+from bot.services import followups, guests, requests
+from bot.services.requests import Content
+from handlers.common import PRIVATE, match_groups, person_of, press, pressed_message_id, reply
+
+REQUEST_CONTENT = (
+    filters.TEXT & ~filters.COMMAND
+    | filters.PHOTO
+    | filters.VOICE
+    | filters.Document.ALL
+    | filters.LOCATION
+)
+
+
+def content_of(message: Message) -> Content:
+    """What the guest sent, as plain values."""
+    text = message.text or message.caption or ""
+    if message.photo:
+        return Content(text=text, media_kind="photo", file_id=message.photo[-1].file_id)
+    if message.voice:
+        return Content(text=text, media_kind="voice", file_id=message.voice.file_id)
+    if message.document:
+        return Content(text=text, media_kind="document", file_id=message.document.file_id)
+    if message.location:
+        return Content(
+            text=text,
+            media_kind="location",
+            latitude=message.location.latitude,
+            longitude=message.location.longitude,
+        )
+    return Content(text=text)
+
+
+async def on_message(update: Update, context: ConciergeContext) -> None:
+    """Store what a guest wrote as a request and acknowledge it; staff get their help."""
+    if context.actor is not None and context.actor.staff is not None:
+        await reply(update, context, messages.staff_help(context.t, context.actor.staff))
+        return
+    message = update.effective_message
+    assert message is not None
+    async with context.deps.transaction() as tx:
+        requests.submit(
+            tx.session,
+            tx.outbox,
+            context.env,
+            person=person_of(update),
+            content=content_of(message),
+            now=tx.now,
+        )
+
+
+async def list_requests(update: Update, context: ConciergeContext) -> None:
+    """Show the guest's open requests with Cancel buttons."""
+    async with context.deps.transaction() as tx:
+        requests.open_for_guest(
+            tx.session, tx.outbox, context.env, person=person_of(update), now=tx.now
+        )
+
+
+async def room(update: Update, context: ConciergeContext) -> None:
+    """Set the guest's room: ``/room 412``, or ``/room`` to be asked."""
+    async with context.deps.transaction() as tx:
+        guests.set_room(
+            tx.session,
+            tx.outbox,
+            context.env,
+            person=person_of(update),
+            room=" ".join(context.args or []) or None,
+            now=tx.now,
+        )
+
+
+async def on_cancel(update: Update, context: ConciergeContext) -> None:
+    """Cancel one of the guest's requests."""
+    (request_id,) = match_groups(context)
+    await press(
+        update,
+        context,
+        lambda tx, user: requests.cancel(
+            tx.session,
+            tx.outbox,
+            context.env,
+            telegram_id=user,
+            request_id=int(request_id),
+            now=tx.now,
+        ),
+    )
+
+
+async def on_pick(update: Update, context: ConciergeContext) -> None:
+    """Move a waiting request to the department the guest picked."""
+    request_id, department = match_groups(context)
+    await press(
+        update,
+        context,
+        lambda tx, user: requests.pick_department(
+            tx.session,
+            tx.outbox,
+            context.env,
+            telegram_id=user,
+            request_id=int(request_id),
+            department=department,
+            now=tx.now,
+        ),
+    )
+
+
+async def on_followup(update: Update, context: ConciergeContext) -> None:
+    """Record the guest's answer to a follow-up."""
+    followup_id, answer = match_groups(context)
+    await press(
+        update,
+        context,
+        lambda tx, user: followups.answer(
+            tx.session,
+            tx.outbox,
+            context.env,
+            telegram_id=user,
+            followup_id=int(followup_id),
+            fine=answer == "y",
+            message_id=pressed_message_id(update),
+            now=tx.now,
+        ),
+    )
+
+
+async def on_rating(update: Update, context: ConciergeContext) -> None:
+    """Record the guest's rating."""
+    followup_id, rating = match_groups(context)
+    await press(
+        update,
+        context,
+        lambda tx, user: followups.rate(
+            tx.session,
+            tx.outbox,
+            context.env,
+            telegram_id=user,
+            followup_id=int(followup_id),
+            rating=int(rating),
+            message_id=pressed_message_id(update),
+            now=tx.now,
+        ),
+    )
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add the guest handlers."""
+    application.add_handlers(
+        [
+            CommandHandler("requests", list_requests, filters=PRIVATE),
+            CommandHandler("room", room, filters=PRIVATE),
+            CallbackQueryHandler(on_cancel, pattern=r"^can:(\d{1,12})$"),
+            CallbackQueryHandler(on_pick, pattern=r"^dep:(\d{1,12}):([a-z][a-z0-9_]{0,31})$"),
+            CallbackQueryHandler(on_followup, pattern=r"^fu:(\d{1,12}):([yn])$"),
+            CallbackQueryHandler(on_rating, pattern=r"^rate:(\d{1,12}):([1-5])$"),
+            MessageHandler(PRIVATE & filters.UpdateType.MESSAGE & REQUEST_CONTENT, on_message),
+        ]
+    )

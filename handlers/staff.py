@@ -1,0 +1,125 @@
+"""Staff: shifts, their tasks, and the Accept / Done / Release buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot import messages
+from bot.deps import ConciergeContext
+from bot.services import errors, requests, staff
+from handlers.common import PRIVATE, match_groups, press, reply
+
+
+async def duty(update: Update, context: ConciergeContext) -> None:
+    """Show the duty status (``/duty``) or set it (``/duty on``, ``/duty off``)."""
+    user = update.effective_user
+    assert user is not None
+    arg = context.args[0].lower() if context.args else ""
+    try:
+        async with context.deps.transaction() as tx:
+            if arg in ("on", "off"):
+                staff.set_duty(
+                    tx.session,
+                    tx.outbox,
+                    context.env,
+                    telegram_id=user.id,
+                    on=arg == "on",
+                    now=tx.now,
+                )
+            else:
+                staff.show_duty(tx.session, tx.outbox, context.env, telegram_id=user.id)
+    except errors.DomainError as error:
+        await reply(update, context, messages.error_text(context.t, error))
+
+
+async def on_duty_button(update: Update, context: ConciergeContext) -> None:
+    """Switch duty from the button."""
+    (state,) = match_groups(context)
+    await press(
+        update,
+        context,
+        lambda tx, user: staff.set_duty(
+            tx.session, tx.outbox, context.env, telegram_id=user, on=state == "on", now=tx.now
+        ),
+    )
+
+
+async def my_tasks(update: Update, context: ConciergeContext) -> None:
+    """List the requests the staff member has accepted."""
+    user = update.effective_user
+    assert user is not None
+    try:
+        with context.deps.sessions() as session:
+            _member, found = requests.tasks(session, telegram_id=user.id)
+    except errors.DomainError as error:
+        await reply(update, context, messages.error_text(context.t, error))
+        return
+    await reply(update, context, messages.staff_tasks(context.env.hotel, context.t, found))
+
+
+async def on_accept(update: Update, context: ConciergeContext) -> None:
+    """Take a request; the first press wins."""
+    (request_id,) = match_groups(context)
+    await press(
+        update,
+        context,
+        lambda tx, user: requests.accept(
+            tx.session,
+            tx.outbox,
+            context.env,
+            telegram_id=user,
+            request_id=int(request_id),
+            now=tx.now,
+        ),
+    )
+
+
+async def on_release(update: Update, context: ConciergeContext) -> None:
+    """Hand a request back so that it is offered again."""
+    (request_id,) = match_groups(context)
+    await press(
+        update,
+        context,
+        lambda tx, user: requests.release(
+            tx.session,
+            tx.outbox,
+            context.env,
+            telegram_id=user,
+            request_id=int(request_id),
+            now=tx.now,
+        ),
+    )
+
+
+async def on_done(update: Update, context: ConciergeContext) -> None:
+    """Mark a request done."""
+    (request_id,) = match_groups(context)
+    await press(
+        update,
+        context,
+        lambda tx, user: requests.mark_done(
+            tx.session,
+            tx.outbox,
+            context.env,
+            telegram_id=user,
+            request_id=int(request_id),
+            now=tx.now,
+        ),
+    )
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add the staff handlers."""
+    application.add_handlers(
+        [
+            CommandHandler("duty", duty, filters=PRIVATE),
+            CommandHandler("tasks", my_tasks, filters=PRIVATE),
+            CallbackQueryHandler(on_duty_button, pattern=r"^duty:(on|off)$"),
+            CallbackQueryHandler(on_accept, pattern=r"^acc:(\d{1,12})$"),
+            CallbackQueryHandler(on_release, pattern=r"^rel:(\d{1,12})$"),
+            CallbackQueryHandler(on_done, pattern=r"^done:(\d{1,12})$"),
+        ]
+    )
