@@ -192,7 +192,7 @@ class HotelConfig(_Strict):
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
+    return ".".join(str(part) for part in loc)
 
 
 def parse_hotel_config(text: str, source: str = "<config>") -> HotelConfig:
@@ -206,10 +206,11 @@ def parse_hotel_config(text: str, source: str = "<config>") -> HotelConfig:
     except ValidationError as exc:
         error = exc.errors()[0]
         message = str(error["msg"]).removeprefix("Value error, ")
-        where = _location(error["loc"])
         more = len(exc.errors()) - 1
         suffix = f" (and {more} more problem{'s' if more != 1 else ''})" if more else ""
-        raise ConfigError(f"{source}: {where}: {message}{suffix}") from exc
+        # Cross-field checks name their key in the message; field errors get it from ``loc``.
+        where = _location(error["loc"]) + ": " if error["loc"] else ""
+        raise ConfigError(f"{source}: {where}{message}{suffix}") from exc
 
 
 def load_hotel_config(path: Path) -> HotelConfig:

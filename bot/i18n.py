@@ -82,11 +82,11 @@ class I18n:
         """Pick the offered locale that best fits Telegram's ``language_code``, else the default."""
         if not language_code:
             return self.default
-        preferred = [language_code.replace("_", "-")]
-        found = negotiate_locale(preferred, list(self.offered), sep="-")
+        preferred = language_code.replace("_", "-").lower()
+        found = negotiate_locale([preferred], list(self.offered), sep="-")
         if found is None:
-            found = negotiate_locale([preferred[0].split("-")[0]], list(self.offered), sep="-")
-        return str(found) if found else self.default
+            found = negotiate_locale([preferred.split("-")[0]], list(self.offered), sep="-")
+        return str(found).lower() if found else self.default
 
 
 def _load(locales_dir: Path, code: str) -> NullTranslations:

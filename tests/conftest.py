@@ -1,0 +1,209 @@
+"""Shared fixtures: a real database (SQLite, or PostgreSQL via TEST_DATABASE_URL), the test
+hotel, a fake clock, and the people of the hotel."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+from bot.clock import FakeClock
+from bot.config import HotelConfig, load_hotel_config
+from bot.db import make_engine, session_factory, upgrade
+from bot.i18n import I18n
+from bot.models import Offer, Role, Staff
+from bot.notifier import Outbox
+from bot.services import staff as staff_service
+from bot.services.common import Env, Person
+
+HERE = Path(__file__).parent
+TEST_HOTEL = HERE / "hotel.test.toml"
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 10:00 in Rome
+
+T = TypeVar("T")
+
+
+def database_url(tmp_dir: Path) -> str:
+    """The database the suite runs on: TEST_DATABASE_URL, else a fresh SQLite file."""
+    return os.environ.get("TEST_DATABASE_URL") or "sqlite:///{}".format(tmp_dir / "test.db")
+
+
+def reset_database(engine: Engine) -> None:
+    """Drop everything and migrate from scratch, exactly as production does."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    else:
+        SQLModel.metadata.drop_all(engine)
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    upgrade(engine)
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return database_url(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    reset_database(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables(request: pytest.FixtureRequest) -> None:
+    """Every test that touches the database starts with empty tables and ids from 1."""
+    if "engine" not in request.fixturenames:
+        return
+    engine: Engine = request.getfixturevalue("engine")
+    tables = [table.name for table in reversed(SQLModel.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(
+                text("TRUNCATE {} RESTART IDENTITY CASCADE".format(", ".join(tables)))
+            )
+        else:
+            for table in tables:
+                connection.execute(text("DELETE FROM {}".format(table)))
+
+
+@pytest.fixture(scope="session")
+def hotel() -> HotelConfig:
+    return load_hotel_config(TEST_HOTEL)
+
+
+@pytest.fixture(scope="session")
+def env(hotel: HotelConfig) -> Env:
+    return Env(hotel=hotel, i18n=I18n(hotel.hotel.default_language, hotel.hotel.languages))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with session_factory(engine)() as session:
+        yield session
+
+
+class Desk:
+    """Runs service calls the way the bot does: one transaction, its outbox kept for asserts."""
+
+    def __init__(self, engine: Engine, env: Env, clock: FakeClock) -> None:
+        self.sessions = session_factory(engine)
+        self.env = env
+        self.clock = clock
+        self.outbox = Outbox()
+        self._message_ids = 0
+
+    def __call__(self, action: Callable[[Session, Outbox, Env, datetime], T]) -> T:
+        """Run ``action`` in a committed transaction; its messages are in ``self.outbox``."""
+        self.outbox = Outbox()
+        with self.sessions() as session:
+            result = action(session, self.outbox, self.env, self.clock.now())
+            session.commit()
+            self._deliver(session)
+        return result
+
+    def _deliver(self, session: Session) -> None:
+        """Give sent offer cards message ids, as the notifier does after delivery."""
+        for message in self.outbox.messages:
+            if message.offer_id is not None:
+                self._message_ids += 1
+                offer = session.get(Offer, message.offer_id)
+                assert offer is not None
+                offer.message_id = self._message_ids
+                session.add(offer)
+        session.commit()
+
+    def texts_to(self, chat_id: int) -> list[str]:
+        """Texts the last call sends or edits in a chat."""
+        return [m.text for m in self.outbox.messages if m.chat_id == chat_id and m.text]
+
+    def messages_to(self, chat_id: int) -> list[Any]:
+        """Messages the last call sends or edits in a chat."""
+        return [m for m in self.outbox.messages if m.chat_id == chat_id]
+
+    def read(self, query: Callable[[Session], T]) -> T:
+        """Read something in a fresh session."""
+        with self.sessions() as session:
+            return query(session)
+
+
+@pytest.fixture
+def desk(engine: Engine, env: Env, clock: FakeClock) -> Desk:
+    return Desk(engine, env, clock)
+
+
+def register(
+    desk: Desk,
+    telegram_id: int,
+    name: str,
+    department: str,
+    *,
+    language: str = "en",
+    role: Role = Role.STAFF,
+    on_duty: bool = True,
+) -> Staff:
+    """Register a staff member, optionally already on duty."""
+
+    def add(session: Session, _out: Outbox, env: Env, now: datetime) -> Staff:
+        staff = staff_service.add(
+            session,
+            env.hotel,
+            telegram_id=telegram_id,
+            name=name,
+            department=department,
+            role=role,
+            language=language,
+            now=now,
+        ).staff
+        staff.on_duty = on_duty
+        session.add(staff)
+        return staff
+
+    return desk(add)
+
+
+@pytest.fixture
+def maria_housekeeping(desk: Desk) -> Staff:
+    return register(desk, 1001, "Maria", "housekeeping", language="it")
+
+
+@pytest.fixture
+def luca_housekeeping(desk: Desk) -> Staff:
+    return register(desk, 1002, "Luca", "housekeeping", language="en")
+
+
+@pytest.fixture
+def olga_front_desk(desk: Desk) -> Staff:
+    return register(desk, 1003, "Olga", "front_desk", language="ru")
+
+
+@pytest.fixture
+def sofia_supervisor(desk: Desk) -> Staff:
+    return register(desk, 1009, "Sofia", "front_desk", language="en", role=Role.SUPERVISOR)
+
+
+@pytest.fixture
+def guest_room_412() -> Person:
+    """A German-speaking guest (Telegram language de-DE)."""
+    return Person(telegram_id=5001, chat_id=5001, first_name="Anna", language_code="de-DE")
+
+
+@pytest.fixture
+def guest_italian() -> Person:
+    return Person(telegram_id=5002, chat_id=5002, first_name="Giulia", language_code="it")

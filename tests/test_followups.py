@@ -1,0 +1,166 @@
+"""Follow-ups on a real database: due, sent once, answered, rated, reopened, expired."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from bot.models import Event, FollowUp, FollowUpStatus, Request, RequestStatus, Staff
+from bot.services import errors, followups, requests
+from bot.services.common import Person
+from bot.services.requests import Content
+from tests.conftest import Desk
+
+GUEST = Person(telegram_id=5003, chat_id=5003, first_name="John", language_code="en")
+
+
+def done_request(desk: Desk, text: str = "towels") -> int:
+    request = desk(
+        lambda s, out, env, now: requests.submit(s, out, env, person=GUEST, content=Content(text=text), now=now)
+    )
+    assert request is not None and request.id is not None
+    rid = request.id
+    desk(lambda s, out, env, now: requests.accept(s, out, env, telegram_id=1001, request_id=rid, now=now))
+    desk(lambda s, out, env, now: requests.mark_done(s, out, env, telegram_id=1001, request_id=rid, now=now))
+    return rid
+
+
+def run_timers(desk: Desk) -> followups.TimerRun:
+    return desk(lambda s, out, env, now: followups.process_due(s, out, env, now))
+
+
+def answer(desk: Desk, followup_id: int, fine: bool, telegram_id: int = GUEST.telegram_id) -> Request:
+    return desk(
+        lambda s, out, env, now: followups.answer(
+            s, out, env, telegram_id=telegram_id, followup_id=followup_id, fine=fine, message_id=77, now=now
+        )
+    )
+
+
+def status(desk: Desk, request_id: int) -> str:
+    return desk.read(lambda s: s.get(Request, request_id).status)  # type: ignore[union-attr]
+
+
+def test_follow_up_is_sent_when_due_and_only_once(desk: Desk, maria_housekeeping: Staff) -> None:
+    done_request(desk)
+    assert run_timers(desk).sent == 0  # not due yet
+    assert desk.outbox.wake_times == [desk.clock.now() + timedelta(seconds=300)]
+
+    desk.clock.advance(300)
+    assert run_timers(desk).sent == 1
+    question = desk.messages_to(GUEST.chat_id)[0]
+    assert question.text == "Hello again! Is everything all right with request #1 (towels)?"
+    assert [b.data for b in question.buttons[0]] == ["fu:1:y", "fu:1:n"]
+
+    assert run_timers(desk).sent == 0
+    assert desk.messages_to(GUEST.chat_id) == []
+
+
+def test_overdue_follow_up_is_sent_after_a_long_outage(desk: Desk, maria_housekeeping: Staff) -> None:
+    done_request(desk)
+    desk.clock.advance(3 * 24 * 3600)  # the bot was down for three days
+    assert run_timers(desk).sent == 1
+    followup = desk.read(lambda s: s.exec(select(FollowUp)).one())
+    assert followup.status == FollowUpStatus.SENT
+    assert followup.sent_at == desk.clock.now()
+
+
+def test_yes_closes_and_asks_for_a_rating(desk: Desk, maria_housekeeping: Staff) -> None:
+    done_request(desk)
+    desk.clock.advance(300)
+    run_timers(desk)
+    desk.clock.advance(60)
+
+    answer(desk, 1, fine=True)
+    assert status(desk, 1) == RequestStatus.CLOSED
+    thanks, rating = desk.messages_to(GUEST.chat_id)
+    assert thanks.edit_message_id == 77 and thanks.text == "Glad to hear it! Request #1 is closed."
+    assert [b.data for b in rating.buttons[0]] == [f"rate:1:{n}" for n in range(1, 6)]
+
+    with pytest.raises(errors.AlreadyAnswered):
+        answer(desk, 1, fine=False)
+
+    desk(lambda s, out, env, now: followups.rate(s, out, env, telegram_id=GUEST.telegram_id, followup_id=1, rating=4, message_id=78, now=now))
+    assert desk.texts_to(GUEST.chat_id) == ["Thank you for your rating: ★★★★☆"]
+    assert desk.read(lambda s: s.get(Request, 1).rating) == 4  # type: ignore[union-attr]
+    with pytest.raises(errors.AlreadyAnswered):
+        desk(lambda s, out, env, now: followups.rate(s, out, env, telegram_id=GUEST.telegram_id, followup_id=1, rating=5, message_id=78, now=now))
+
+
+def test_no_reopens_flags_reroutes_and_alerts_supervisors(
+    desk: Desk, maria_housekeeping: Staff, luca_housekeeping: Staff, sofia_supervisor: Staff
+) -> None:
+    done_request(desk)
+    desk.clock.advance(300)
+    run_timers(desk)
+
+    answer(desk, 1, fine=False)
+
+    request = desk.read(lambda s: s.get(Request, 1))
+    assert request is not None
+    assert (request.status, request.reopened_count, request.assignee_id) == (RequestStatus.OPEN, 1, None)
+    luca_card = desk.messages_to(luca_housekeeping.telegram_id)[-1]
+    assert "REOPENED" in luca_card.text and luca_card.buttons[0][0].data == "acc:1"
+    alert = desk.texts_to(sofia_supervisor.telegram_id)
+    assert alert == [
+        "⚠️ The guest in room unknown says request #1 (Housekeeping) is not fixed. "
+        "It has been reopened. Timeline: /log 1"
+    ]
+    assert desk.texts_to(GUEST.chat_id)[0].startswith("I am sorry. Request #1 is open again")
+
+
+def test_unanswered_follow_up_is_logged_and_a_late_no_still_reopens(
+    desk: Desk, maria_housekeeping: Staff
+) -> None:
+    done_request(desk)
+    desk.clock.advance(300)
+    run_timers(desk)
+    desk.clock.advance(3600)  # the answer timeout of the test hotel
+
+    assert run_timers(desk).expired == 1
+    assert status(desk, 1) == RequestStatus.CLOSED
+    kinds = desk.read(lambda s: [e.kind for e in s.exec(select(Event).order_by(col(Event.id)))])
+    assert kinds[-2:] == ["followup_unanswered", "closed"]
+
+    answer(desk, 1, fine=False)
+    assert status(desk, 1) == RequestStatus.OPEN
+
+
+def test_only_the_guest_can_answer(desk: Desk, maria_housekeeping: Staff) -> None:
+    done_request(desk)
+    desk.clock.advance(300)
+    run_timers(desk)
+    with pytest.raises(errors.UnknownRequest):
+        answer(desk, 1, fine=False, telegram_id=1001)
+    assert status(desk, 1) == RequestStatus.DONE
+
+
+def test_follow_up_of_a_request_no_longer_done_is_dropped_not_sent(
+    desk: Desk, maria_housekeeping: Staff
+) -> None:
+    done_request(desk)
+    with desk.sessions() as session:  # e.g. a supervisor closed it by hand meanwhile
+        request = session.get(Request, 1)
+        assert request is not None
+        request.status = RequestStatus.CLOSED
+        session.add(request)
+        session.commit()
+    desk.clock.advance(300)
+
+    result = run_timers(desk)
+
+    assert (result.sent, result.cancelled) == (0, 1)
+    assert desk.messages_to(GUEST.chat_id) == []
+
+
+def test_next_due_is_the_earliest_send_or_expiry(desk: Desk, maria_housekeeping: Staff) -> None:
+    done_request(desk, "towels")
+    desk.clock.advance(100)
+    done_request(desk, "pillow")
+    first_due = desk.clock.now() - timedelta(seconds=100) + timedelta(seconds=300)
+    assert desk.read(followups.next_due) == first_due
+    desk.clock.advance(200)
+    run_timers(desk)
+    assert desk.read(followups.next_due) == first_due + timedelta(seconds=100)
