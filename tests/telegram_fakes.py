@@ -1,0 +1,191 @@
+"""Telegram faked at its HTTP boundary for handler tests: a recording request object, update
+builders that produce what Telegram sends, and a scheduler that only records wake-ups."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from telegram.request import BaseRequest, RequestData
+
+BOT_ID = 123456
+BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "Concierge", "username": "concierge_test_bot"}
+_update_ids = itertools.count(1)
+_callback_ids = itertools.count(1)
+
+
+def user(user_id: int, first_name: str = "Guest", language_code: str | None = "en") -> dict[str, Any]:
+    """A Telegram User object."""
+    data: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
+    if language_code:
+        data["language_code"] = language_code
+    return data
+
+
+def private_chat(user_id: int, first_name: str = "Guest") -> dict[str, Any]:
+    """The private chat with a user."""
+    return {"id": user_id, "type": "private", "first_name": first_name}
+
+
+def message_update(
+    user_id: int,
+    text: str | None = None,
+    *,
+    first_name: str = "Guest",
+    language_code: str | None = "en",
+    **extra: Any,
+) -> dict[str, Any]:
+    """An update with a new message from a user in their private chat."""
+    message: dict[str, Any] = {
+        "message_id": next(_update_ids),
+        "date": int(time.time()),
+        "chat": private_chat(user_id, first_name),
+        "from": user(user_id, first_name, language_code),
+        **extra,
+    }
+    if text is not None:
+        message["text"] = text
+        if text.startswith("/"):
+            command = text.split()[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    return {"update_id": next(_update_ids), "message": message}
+
+
+def callback_update(
+    user_id: int, data: str, message: dict[str, Any], *, language_code: str | None = "en"
+) -> dict[str, Any]:
+    """An update for a button press on a message the bot sent."""
+    return {
+        "update_id": next(_update_ids),
+        "callback_query": {
+            "id": str(next(_callback_ids)),
+            "from": user(user_id, "Someone", language_code),
+            "chat_instance": "ci-{}".format(user_id),
+            "data": data,
+            "message": message,
+        },
+    }
+
+
+@dataclass
+class Call:
+    """One recorded Bot API call."""
+
+    method: str
+    params: dict[str, Any]
+    result: Any
+
+
+@dataclass
+class RecordingRequest(BaseRequest):
+    """Answers Bot API calls like Telegram would, and records them; no network."""
+
+    calls: list[Call] = field(default_factory=list)
+    fail_with: dict[str, tuple[int, str]] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    @property
+    def read_timeout(self) -> float | None:
+        """Tests never wait on the network."""
+        return 1.0
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        """Record the call and answer it."""
+        api_method = url.rsplit("/", 1)[-1]
+        params = dict(request_data.parameters) if request_data else {}
+        if api_method in self.fail_with:
+            status, description = self.fail_with[api_method]
+            body = {"ok": False, "error_code": status, "description": description}
+            return status, json.dumps(body).encode()
+        result = self._answer(api_method, params)
+        self.calls.append(Call(api_method, params, result))
+        return 200, json.dumps({"ok": True, "result": result}).encode()
+
+    def _answer(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getMe":
+            return {**BOT_USER, "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+        if method.startswith("send") and method != "sendChatAction" or method.startswith("edit"):
+            chat_id = int(params.get("chat_id", 0))
+            message: dict[str, Any] = {
+                "message_id": int(params["message_id"]) if "message_id" in params else next(self._ids),
+                "date": int(time.time()),
+                "chat": private_chat(chat_id),
+                "from": BOT_USER,
+            }
+            for key in ("text", "caption", "reply_markup"):
+                if key in params:
+                    message[key] = params[key]
+            if method == "sendLocation":
+                message["location"] = {"latitude": params["latitude"], "longitude": params["longitude"]}
+            return message
+        return True
+
+    # --- what tests read ---------------------------------------------------------------------
+
+    def sent(self, chat_id: int | None = None, method: str | None = None) -> list[Call]:
+        """Calls that sent or edited something, optionally for one chat or method."""
+        return [
+            c
+            for c in self.calls
+            if (c.method.startswith("send") or c.method.startswith("edit"))
+            and (chat_id is None or int(c.params.get("chat_id", 0)) == chat_id)
+            and (method is None or c.method == method)
+        ]
+
+    def texts(self, chat_id: int) -> list[str]:
+        """Texts sent or edited in a chat, in order."""
+        return [str(c.params.get("text") or c.params.get("caption") or "") for c in self.sent(chat_id)]
+
+    def last_message(self, chat_id: int) -> dict[str, Any]:
+        """The last message sent or edited in a chat, as Telegram returned it."""
+        calls = self.sent(chat_id)
+        assert calls, "nothing was sent to chat {}".format(chat_id)
+        result = calls[-1].result
+        assert isinstance(result, dict)
+        return result
+
+    def button_data(self, chat_id: int) -> list[str]:
+        """Callback data of the buttons of the last message with buttons in a chat."""
+        for call in reversed(self.sent(chat_id)):
+            markup = call.params.get("reply_markup")
+            if markup:
+                return [b["callback_data"] for row in markup["inline_keyboard"] for b in row]
+        return []
+
+    def alerts(self) -> list[str]:
+        """Texts of callback answers shown as alerts."""
+        return [str(c.params.get("text")) for c in self.calls if c.method == "answerCallbackQuery" and c.params.get("show_alert")]
+
+    def clear(self) -> None:
+        """Forget the calls so far."""
+        self.calls.clear()
+
+
+@dataclass
+class RecordingTimers:
+    """Stands in for the scheduler: records when the bot asked to be woken."""
+
+    wake_times: list[datetime] = field(default_factory=list)
+
+    def wake_at(self, when: datetime) -> None:
+        """Record the wake-up."""
+        self.wake_times.append(when)

@@ -1,0 +1,256 @@
+"""Handlers through ``Application.process_update``, with Telegram recorded at its HTTP boundary."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from telegram import Update
+
+from bot import messages
+from bot.app import ConciergeApp, build_application
+from bot.clock import FakeClock
+from bot.config import HotelConfig
+from bot.db import make_engine
+from bot.i18n import I18n
+from bot.models import Role
+from bot.settings import Settings
+from tests.conftest import Desk, register
+from tests.telegram_fakes import RecordingRequest, RecordingTimers, callback_update, message_update
+
+GUEST = 5001
+I18N = I18n("en")
+italian = I18N.translator("it").gettext
+german = I18N.translator("de").gettext
+GUEST_HELP = messages.guest_help(I18N.translator("en"))
+MARIA, LUCA, SOFIA = 1001, 1002, 1009
+
+
+@dataclass
+class Bot:
+    """The application under test and what it sent."""
+
+    app: ConciergeApp
+    telegram: RecordingRequest
+    timers: RecordingTimers
+    clock: FakeClock
+
+    async def feed(self, update: dict[str, Any]) -> None:
+        """Deliver one update as Telegram would."""
+        await self.app.process_update(Update.de_json(update, self.app.bot))
+
+    async def say(self, user_id: int, text: str | None = None, language_code: str = "en", **extra: Any) -> None:
+        """A user writes to the bot."""
+        await self.feed(message_update(user_id, text, language_code=language_code, first_name="Anna", **extra))
+
+    async def press(self, user_id: int, data: str, on_chat: int | None = None, language_code: str = "en") -> None:
+        """A user presses a button on the last message the bot sent to ``on_chat``."""
+        message = self.telegram.last_message(on_chat or user_id)
+        await self.feed(callback_update(user_id, data, message, language_code=language_code))
+
+
+def make_bot(engine: Engine, hotel: HotelConfig, clock: FakeClock) -> Bot:
+    telegram = RecordingRequest()
+    timers = RecordingTimers()
+    settings = Settings.model_validate({"TELEGRAM_BOT_TOKEN": "123456:TEST"})
+    app = build_application(settings, hotel, engine, clock=clock, request=telegram, timers=timers)
+    return Bot(app, telegram, timers, clock)
+
+
+@pytest.fixture
+async def bot(engine: Engine, hotel: HotelConfig, clock: FakeClock) -> AsyncIterator[Bot]:
+    harness = make_bot(engine, hotel, clock)
+    await harness.app.initialize()
+    yield harness
+    await harness.app.shutdown()
+
+
+@pytest.fixture
+def staffed(desk: Desk) -> None:
+    register(desk, MARIA, "Maria", "housekeeping", language="it")
+    register(desk, LUCA, "Luca", "housekeeping")
+    register(desk, SOFIA, "Sofia", "front_desk", role=Role.SUPERVISOR)
+
+
+async def test_start_greets_guest_and_asks_for_room(bot: Bot) -> None:
+    await bot.say(GUEST, "/start")
+    texts = bot.telegram.texts(GUEST)
+    assert texts[0].startswith("Welcome to Hotel Testa, Anna!")
+    assert texts[1] == "What is your room number? Reply with just the number, for example 412."
+    await bot.say(GUEST, "412")
+    assert bot.telegram.texts(GUEST)[-1] == "Thank you, I have noted room 412."
+
+
+async def test_start_with_room_deep_link(bot: Bot) -> None:
+    await bot.say(GUEST, "/start room-412")
+    texts = bot.telegram.texts(GUEST)
+    assert len(texts) == 1 and "Your room: 412." in texts[0]
+
+
+async def test_guest_to_staff_to_guest(bot: Bot, staffed: None) -> None:
+    await bot.say(GUEST, "/start room-412")
+    await bot.say(GUEST, "Two towels please")
+
+    assert bot.telegram.texts(GUEST)[-1] == "Request #1 received — Housekeeping is on it."
+    assert bot.telegram.button_data(MARIA) == ["acc:1"]
+    assert "Room 412" in bot.telegram.texts(LUCA)[-1]
+
+    await bot.press(LUCA, "acc:1")
+    assert bot.telegram.texts(GUEST)[-1] == "Luca from Housekeeping has accepted request #1."
+    assert bot.telegram.button_data(LUCA) == ["done:1", "rel:1"]
+    maria_edit = bot.telegram.sent(MARIA, "editMessageText")[-1]
+    assert "Luca" in maria_edit.params["text"] and "reply_markup" not in maria_edit.params
+
+    await bot.press(MARIA, "acc:1")  # Maria reads Italian
+    assert bot.telegram.alerts()[-1] == italian("Already taken by {name}.").format(name="Luca")
+
+    await bot.press(LUCA, "done:1")
+    assert bot.telegram.texts(GUEST)[-1].startswith("Request #1 is done.")
+    assert bot.timers.wake_times[-1] == bot.clock.now() + timedelta(seconds=300)
+
+    bot.clock.advance(300)
+    await bot.app.bot_data.deps.run_timers()  # type: ignore[union-attr]
+    assert bot.telegram.texts(GUEST)[-1] == "Hello again! Is everything all right with request #1 (Two towels please)?"
+    assert bot.telegram.button_data(GUEST) == ["fu:1:y", "fu:1:n"]
+
+    await bot.press(GUEST, "fu:1:y")
+    assert bot.telegram.sent(GUEST, "editMessageText")[-1].params["text"] == "Glad to hear it! Request #1 is closed."
+    await bot.press(GUEST, "rate:1:5")
+    assert bot.telegram.texts(GUEST)[-1] == "Thank you for your rating: ★★★★★"
+
+
+async def test_negative_follow_up_reopens_and_alerts(bot: Bot, staffed: None, desk: Desk) -> None:
+    await bot.say(GUEST, "/start room-412")
+    await bot.say(GUEST, "towels")
+    await bot.press(LUCA, "acc:1")
+    await bot.press(LUCA, "done:1")
+    bot.clock.advance(300)
+    await bot.app.bot_data.deps.run_timers()  # type: ignore[union-attr]
+
+    await bot.press(GUEST, "fu:1:n")
+
+    assert bot.telegram.texts(GUEST)[-1].startswith("I am sorry. Request #1 is open again")
+    assert "REOPENED" in bot.telegram.texts(LUCA)[-1]
+    assert bot.telegram.texts(SOFIA)[-1].startswith("⚠️ The guest in room 412 says request #1")
+
+
+async def test_stale_and_foreign_buttons_get_an_alert(bot: Bot, staffed: None) -> None:
+    await bot.say(GUEST, "towels")
+    await bot.press(GUEST, "acc:1", on_chat=MARIA)
+    assert bot.telegram.alerts()[-1] == "Only registered hotel staff can do this."
+    await bot.press(MARIA, "old-button-format", on_chat=MARIA)
+    assert bot.telegram.alerts()[-1] == italian("This button no longer applies.")
+    await bot.press(LUCA, "done:1", on_chat=LUCA)
+    assert bot.telegram.alerts()[-1] == "Request #1 is waiting for staff now; this button no longer applies."
+
+
+async def test_unsupported_content_and_unknown_command(bot: Bot) -> None:
+    await bot.say(GUEST, None, sticker={
+        "file_id": "S", "file_unique_id": "S", "type": "regular", "width": 512, "height": 512,
+        "is_animated": False, "is_video": False,
+    })
+    assert bot.telegram.texts(GUEST)[-1].startswith("Sorry, I cannot handle this kind of message.")
+    await bot.say(GUEST, "/frobnicate")
+    assert bot.telegram.texts(GUEST)[-1].startswith("I do not know that command.\n\nJust write what you need")
+
+
+async def test_photo_voice_and_location_are_requests(bot: Bot, staffed: None) -> None:
+    await bot.say(GUEST, None, caption="stain on the pillow", photo=[
+        {"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90},
+        {"file_id": "large", "file_unique_id": "l", "width": 1280, "height": 1280},
+    ])
+    photo = bot.telegram.sent(LUCA, "sendPhoto")[0]
+    assert photo.params["photo"] == "large"
+    assert "stain on the pillow" in bot.telegram.texts(LUCA)[-1]
+    await bot.say(GUEST, None, voice={"file_id": "V", "file_unique_id": "v", "duration": 3})
+    assert bot.telegram.sent(SOFIA, "sendVoice") or bot.telegram.sent(None, "sendVoice")
+    await bot.say(GUEST, None, location={"latitude": 41.9, "longitude": 12.5})
+    assert bot.telegram.sent(None, "sendLocation")[0].params["latitude"] == 41.9
+    assert bot.telegram.texts(GUEST)[-1].startswith("Request #3 received")
+
+
+async def test_duty_command_and_button(bot: Bot, desk: Desk) -> None:
+    register(desk, MARIA, "Maria", "housekeeping", on_duty=False)
+    await bot.say(GUEST, "/start room-412")
+    await bot.say(GUEST, "towels")
+    assert "Nobody is on duty" in bot.telegram.texts(GUEST)[-1]
+
+    await bot.say(MARIA, "/duty")
+    assert bot.telegram.texts(MARIA)[-1] == "You are off duty: no new requests reach you."
+    assert bot.telegram.button_data(MARIA) == ["duty:on"]
+    await bot.press(MARIA, "duty:on")
+    assert bot.telegram.texts(MARIA)[-1] == "1 waiting request has been sent to you."
+    assert "towels" in bot.telegram.texts(MARIA)[-2]
+    await bot.press(MARIA, "acc:1")
+    assert bot.telegram.texts(GUEST)[-1] == "Maria from Housekeeping has accepted request #1."
+    await bot.say(MARIA, "/tasks")
+    assert bot.telegram.texts(MARIA)[-1] == "Your accepted requests:\n#1 · room 412 · towels"
+    await bot.say(MARIA, "/duty off")
+    assert bot.telegram.texts(MARIA)[-1].startswith("You still have 1 accepted request (#1).")
+
+
+async def test_supervisor_commands(bot: Bot, staffed: None) -> None:
+    await bot.say(GUEST, "towels")
+    await bot.say(SOFIA, "/log 1")
+    assert bot.telegram.texts(SOFIA)[-1].startswith("Request #1 · Housekeeping · waiting for staff")
+    await bot.say(SOFIA, "/log")
+    assert bot.telegram.texts(SOFIA)[-1] == "Use /log followed by a request number, for example /log 12."
+    await bot.say(SOFIA, "/followups someday")
+    assert bot.telegram.texts(SOFIA)[-1] == "Use /followups, /followups yesterday or /followups 2026-11-23."
+    await bot.say(SOFIA, "/followups")
+    assert bot.telegram.texts(SOFIA)[-1].startswith("Follow-ups sent on Monday, November 23, 2026")
+    await bot.say(LUCA, "/log 1")
+    assert bot.telegram.texts(LUCA)[-1] == "This command is for supervisors."
+    await bot.say(GUEST, "/log 1")
+    assert bot.telegram.texts(GUEST)[-1] == "Only registered hotel staff can do this."
+
+
+async def test_language_is_chosen_per_update(bot: Bot, staffed: None) -> None:
+    await asyncio.gather(
+        bot.say(6001, "/help", language_code="it"),
+        bot.say(6002, "/help", language_code="en"),
+    )
+    assert bot.telegram.texts(6002)[-1].startswith("Just write what you need")
+    assert bot.telegram.texts(6001)[-1] == italian(GUEST_HELP)
+
+    await bot.say(6002, "/language")
+    assert "lang:de" in bot.telegram.button_data(6002)
+    await bot.press(6002, "lang:de")
+    assert bot.telegram.texts(6002)[-1] == german("Language set to {language}.").format(language="Deutsch")
+    await bot.say(6002, "/help")
+    assert bot.telegram.texts(6002)[-1] == german(GUEST_HELP)
+
+
+async def test_staff_writing_text_get_staff_help(bot: Bot, staffed: None) -> None:
+    await bot.say(LUCA, "hello?")
+    assert bot.telegram.texts(LUCA)[-1].startswith("New requests for your department reach you here")
+
+
+async def test_guest_cancels_from_the_list(bot: Bot, staffed: None) -> None:
+    await bot.say(GUEST, "towels")
+    await bot.say(GUEST, "/requests")
+    assert bot.telegram.button_data(GUEST) == ["can:1"]
+    await bot.press(GUEST, "can:1")
+    assert bot.telegram.texts(GUEST)[-1] == "Request #1 is cancelled."
+    assert bot.telegram.texts(LUCA)[-1].endswith("✖️ Cancelled by the guest.")
+
+
+async def test_database_down_gets_an_honest_answer_in_the_guest_language(
+    hotel: HotelConfig, clock: FakeClock
+) -> None:
+    broken = make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")
+    harness = make_bot(broken, hotel, clock)
+    await harness.app.initialize()
+    try:
+        await harness.say(GUEST, "towels", language_code="en")
+    finally:
+        await harness.app.shutdown()
+    assert harness.telegram.texts(GUEST) == [
+        "Sorry, something went wrong on our side and your last message could not be handled. "
+        "Please send it again in a minute; if it is urgent, call the front desk."
+    ]
