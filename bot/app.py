@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from telegram import BotCommand, Update
+from telegram import Bot, BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
@@ -116,6 +116,14 @@ async def _post_shutdown(application: ConciergeApp) -> None:
         data.scheduler.shutdown()
     if data.engine is not None:
         data.engine.dispose()
+
+
+async def check_telegram(settings: Settings) -> str:
+    """Ask the Bot API who we are; raises ``InvalidToken`` or ``NetworkError`` before polling."""
+    async with Bot(
+        settings.telegram_bot_token.get_secret_value(), base_url=settings.telegram_base_url
+    ) as bot:
+        return bot.username
 
 
 def run_polling(application: ConciergeApp) -> None:

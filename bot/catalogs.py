@@ -31,7 +31,7 @@ def problems(catalog: Catalog, locale: str) -> list[str]:
             continue
         ids = message.id if isinstance(message.id, tuple | list) else (message.id,)
         strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
-        label = "{}: {!r}".format(locale, str(ids[0])[:60])
+        label = f"{locale}: {str(ids[0])[:60]!r}"
         if message.fuzzy:
             found.append(label + " is fuzzy")
         if locale == SOURCE_LOCALE:
@@ -47,12 +47,8 @@ def problems(catalog: Catalog, locale: str) -> list[str]:
                 expected - _placeholders(str(string)) - ({"{count}"} if len(ids) > 1 else set())
             )
             if extra or missing:
-                found.append(
-                    label
-                    + " has placeholders {} instead of {}".format(
-                        sorted(_placeholders(str(string))), sorted(expected)
-                    )
-                )
+                got = sorted(_placeholders(str(string)))
+                found.append(f"{label} has placeholders {got} instead of {sorted(expected)}")
     return found
 
 
@@ -60,9 +56,9 @@ def check(locales_dir: Path = LOCALES_DIR) -> list[str]:
     """Problems of all supported catalogs."""
     found: list[str] = []
     for locale in SUPPORTED_LOCALES:
-        path = locales_dir / locale / "LC_MESSAGES" / "{}.po".format(DOMAIN)
+        path = locales_dir / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
         if not path.exists():
-            found.append("{}: missing {}".format(locale, path))
+            found.append(f"{locale}: missing {path}")
             continue
         with path.open("rb") as handle:
             found += problems(read_po(handle, locale=locale), locale)

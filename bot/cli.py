@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from datetime import UTC, datetime
@@ -81,7 +82,7 @@ def _now() -> datetime:
 @app.command()
 def run(config: ConfigOption = None) -> None:
     """Run the bot with long polling (migrates the database first)."""
-    from bot.app import build_application, run_polling
+    from bot.app import build_application, check_telegram, run_polling
 
     try:
         settings = Settings()
@@ -97,9 +98,10 @@ def run(config: ConfigOption = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     engine = _database(settings.database_url)
-    application = build_application(settings, hotel, engine)
     try:
-        run_polling(application)
+        username = asyncio.run(check_telegram(settings))
+        logging.getLogger("bot").info("connected to Telegram as @%s", username)
+        run_polling(build_application(settings, hotel, engine))
     except InvalidToken:
         fail("Telegram rejected TELEGRAM_BOT_TOKEN; check the token from @BotFather")
     except NetworkError as exc:

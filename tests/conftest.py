@@ -75,7 +75,7 @@ def _empty_tables(request: pytest.FixtureRequest) -> None:
             )
         else:
             for table in tables:
-                connection.execute(text("DELETE FROM {}".format(table)))
+                connection.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture(scope="session")

@@ -13,12 +13,19 @@ from typing import Any
 from telegram.request import BaseRequest, RequestData
 
 BOT_ID = 123456
-BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "Concierge", "username": "concierge_test_bot"}
+BOT_USER = {
+    "id": BOT_ID,
+    "is_bot": True,
+    "first_name": "Concierge",
+    "username": "concierge_test_bot",
+}
 _update_ids = itertools.count(1)
 _callback_ids = itertools.count(1)
 
 
-def user(user_id: int, first_name: str = "Guest", language_code: str | None = "en") -> dict[str, Any]:
+def user(
+    user_id: int, first_name: str = "Guest", language_code: str | None = "en"
+) -> dict[str, Any]:
     """A Telegram User object."""
     data: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
     if language_code:
@@ -64,7 +71,7 @@ def callback_update(
         "callback_query": {
             "id": str(next(_callback_ids)),
             "from": user(user_id, "Someone", language_code),
-            "chat_instance": "ci-{}".format(user_id),
+            "chat_instance": f"ci-{user_id}",
             "data": data,
             "message": message,
         },
@@ -122,11 +129,18 @@ class RecordingRequest(BaseRequest):
 
     def _answer(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
-            return {**BOT_USER, "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
-        if method.startswith("send") and method != "sendChatAction" or method.startswith("edit"):
+            return {
+                **BOT_USER,
+                "can_join_groups": True,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            }
+        if (method.startswith("send") and method != "sendChatAction") or method.startswith("edit"):
             chat_id = int(params.get("chat_id", 0))
             message: dict[str, Any] = {
-                "message_id": int(params["message_id"]) if "message_id" in params else next(self._ids),
+                "message_id": int(params["message_id"])
+                if "message_id" in params
+                else next(self._ids),
                 "date": int(time.time()),
                 "chat": private_chat(chat_id),
                 "from": BOT_USER,
@@ -135,7 +149,10 @@ class RecordingRequest(BaseRequest):
                 if key in params:
                     message[key] = params[key]
             if method == "sendLocation":
-                message["location"] = {"latitude": params["latitude"], "longitude": params["longitude"]}
+                message["location"] = {
+                    "latitude": params["latitude"],
+                    "longitude": params["longitude"],
+                }
             return message
         return True
 
@@ -153,12 +170,14 @@ class RecordingRequest(BaseRequest):
 
     def texts(self, chat_id: int) -> list[str]:
         """Texts sent or edited in a chat, in order."""
-        return [str(c.params.get("text") or c.params.get("caption") or "") for c in self.sent(chat_id)]
+        return [
+            str(c.params.get("text") or c.params.get("caption") or "") for c in self.sent(chat_id)
+        ]
 
     def last_message(self, chat_id: int) -> dict[str, Any]:
         """The last message sent or edited in a chat, as Telegram returned it."""
         calls = self.sent(chat_id)
-        assert calls, "nothing was sent to chat {}".format(chat_id)
+        assert calls, f"nothing was sent to chat {chat_id}"
         result = calls[-1].result
         assert isinstance(result, dict)
         return result
@@ -173,7 +192,11 @@ class RecordingRequest(BaseRequest):
 
     def alerts(self) -> list[str]:
         """Texts of callback answers shown as alerts."""
-        return [str(c.params.get("text")) for c in self.calls if c.method == "answerCallbackQuery" and c.params.get("show_alert")]
+        return [
+            str(c.params.get("text"))
+            for c in self.calls
+            if c.method == "answerCallbackQuery" and c.params.get("show_alert")
+        ]
 
     def clear(self) -> None:
         """Forget the calls so far."""

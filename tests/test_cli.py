@@ -24,13 +24,35 @@ def invoke(args: list[str], db_url: str, **extra: str) -> tuple[int, str]:
 
 def test_staff_add_list_remove(engine: object, db_url: str) -> None:
     code, out = invoke(
-        ["staff", "add", "--telegram-id", "1001", "--name", "Maria", "--department", "housekeeping", "--language", "it"],
+        [
+            "staff",
+            "add",
+            "--telegram-id",
+            "1001",
+            "--name",
+            "Maria",
+            "--department",
+            "housekeeping",
+            "--language",
+            "it",
+        ],
         db_url,
     )
     assert code == 0, out
     assert out.startswith("registered Maria (housekeeping, staff, it, telegram id 1001)")
     code, out = invoke(
-        ["staff", "add", "--telegram-id", "1009", "--name", "Sofia", "--department", "front_desk", "--role", "supervisor"],
+        [
+            "staff",
+            "add",
+            "--telegram-id",
+            "1009",
+            "--name",
+            "Sofia",
+            "--department",
+            "front_desk",
+            "--role",
+            "supervisor",
+        ],
         db_url,
     )
     assert code == 0, out
@@ -46,21 +68,45 @@ def test_staff_add_list_remove(engine: object, db_url: str) -> None:
 
 
 def test_staff_add_refuses_unknown_department_with_valid_keys(engine: object, db_url: str) -> None:
-    code, out = invoke(["staff", "add", "--telegram-id", "1", "--name", "X", "--department", "spa"], db_url)
+    code, out = invoke(
+        ["staff", "add", "--telegram-id", "1", "--name", "X", "--department", "spa"], db_url
+    )
     assert code == 2
-    assert out.strip() == "error: unknown department 'spa'; valid keys: front_desk, housekeeping, maintenance"
+    assert (
+        out.strip()
+        == "error: unknown department 'spa'; valid keys: front_desk, housekeeping, maintenance"
+    )
 
 
 def test_staff_add_refuses_language_the_hotel_does_not_offer(engine: object, db_url: str) -> None:
     code, out = invoke(
-        ["staff", "add", "--telegram-id", "1", "--name", "X", "--department", "front_desk", "--language", "ja"], db_url
+        [
+            "staff",
+            "add",
+            "--telegram-id",
+            "1",
+            "--name",
+            "X",
+            "--department",
+            "front_desk",
+            "--language",
+            "ja",
+        ],
+        db_url,
     )
     assert code == 2 and "language 'ja' is not offered" in out
 
 
 def test_every_subcommand_has_help() -> None:
-    for args in (["--help"], ["run", "--help"], ["db", "upgrade", "--help"], ["staff", "add", "--help"],
-                 ["staff", "list", "--help"], ["staff", "remove", "--help"], ["config", "check", "--help"]):
+    for args in (
+        ["--help"],
+        ["run", "--help"],
+        ["db", "upgrade", "--help"],
+        ["staff", "add", "--help"],
+        ["staff", "list", "--help"],
+        ["staff", "remove", "--help"],
+        ["config", "check", "--help"],
+    ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, args
         assert "Usage:" in result.output
@@ -68,7 +114,11 @@ def test_every_subcommand_has_help() -> None:
 
 def run_bot(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """Start ``concierge run`` as a real process and let it fail."""
-    environ = {k: v for k, v in os.environ.items() if k not in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "CONCIERGE_CONFIG")}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "CONCIERGE_CONFIG")
+    }
     environ.update(env)
     return subprocess.run(
         [sys.executable, "-m", "bot", "run"],
@@ -91,23 +141,34 @@ def test_run_without_token_is_a_one_line_error(tmp_path: Path) -> None:
 
 def test_run_with_bad_config_names_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "hotel.toml"
-    bad.write_text(TEST_HOTEL.read_text(encoding="utf-8").replace("Europe/Rome", "Europe/Atlantis"), encoding="utf-8")
+    bad.write_text(
+        TEST_HOTEL.read_text(encoding="utf-8").replace("Europe/Rome", "Europe/Atlantis"),
+        encoding="utf-8",
+    )
     result = run_bot(tmp_path, TELEGRAM_BOT_TOKEN="1:x", CONCIERGE_CONFIG=str(bad))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: {}: hotel.timezone: unknown time zone 'Europe/Atlantis' (use an IANA name such as Europe/Rome)".format(bad)
+        f"error: {bad}: hotel.timezone: unknown time zone 'Europe/Atlantis' (use an IANA name such as Europe/Rome)"
     ]
 
 
 @pytest.mark.parametrize(
     ("url", "code", "message"),
     [
-        ("postgresql+psycopg://nobody@127.0.0.1:9/none", 3, "error: cannot reach the database at postgresql+psycopg://nobody@127.0.0.1:9/none: "),
+        (
+            "postgresql+psycopg://nobody@127.0.0.1:9/none",
+            3,
+            "error: cannot reach the database at postgresql+psycopg://nobody@127.0.0.1:9/none: ",
+        ),
         ("nonsense", 2, "error: DATABASE_URL is not a valid database URL: 'nonsense'"),
     ],
 )
-def test_run_with_unusable_database_is_a_one_line_error(tmp_path: Path, url: str, code: int, message: str) -> None:
-    result = run_bot(tmp_path, TELEGRAM_BOT_TOKEN="1:x", DATABASE_URL=url, CONCIERGE_CONFIG=str(TEST_HOTEL))
+def test_run_with_unusable_database_is_a_one_line_error(
+    tmp_path: Path, url: str, code: int, message: str
+) -> None:
+    result = run_bot(
+        tmp_path, TELEGRAM_BOT_TOKEN="1:x", DATABASE_URL=url, CONCIERGE_CONFIG=str(TEST_HOTEL)
+    )
     assert result.returncode == code
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message)

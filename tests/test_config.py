@@ -23,7 +23,13 @@ names = { en = "Front desk" }
 
 def test_example_config_describes_a_full_hotel() -> None:
     hotel = load_hotel_config(EXAMPLE_CONFIG)
-    assert hotel.department_keys == ["front_desk", "housekeeping", "maintenance", "room_service", "concierge"]
+    assert hotel.department_keys == [
+        "front_desk",
+        "housekeeping",
+        "maintenance",
+        "room_service",
+        "concierge",
+    ]
     assert hotel.hotel.languages == ("en", "it", "ru", "es", "fr", "de")
     for department in hotel.departments:
         assert set(department.names) == set(hotel.hotel.languages)
@@ -42,14 +48,35 @@ def test_minimal_config_gets_defaults() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (('timezone = "Europe/Rome"', 'timezone = "Mars/Olympus"'), "hotel.timezone: unknown time zone 'Mars/Olympus'"),
-        (('fallback_department = "front_desk"', 'fallback_department = "spa"'), "hotel.fallback_department: 'spa' is not a department key (keys: front_desk)"),
-        (('names = { en = "Front desk" }', 'names = { it = "Reception" }'), "departments.0.names: missing the default language 'en'"),
-        (('key = "front_desk"', 'key = "Front Desk"'), "departments.0.key: String should match pattern"),
-        (('name = "H"', 'name = "H"\nlanguages = ["en", "ja"]'), "hotel.languages: unsupported language(s) ja"),
+        (
+            ('timezone = "Europe/Rome"', 'timezone = "Mars/Olympus"'),
+            "hotel.timezone: unknown time zone 'Mars/Olympus'",
+        ),
+        (
+            ('fallback_department = "front_desk"', 'fallback_department = "spa"'),
+            "hotel.fallback_department: 'spa' is not a department key (keys: front_desk)",
+        ),
+        (
+            ('names = { en = "Front desk" }', 'names = { it = "Reception" }'),
+            "departments.0.names: missing the default language 'en'",
+        ),
+        (
+            ('key = "front_desk"', 'key = "Front Desk"'),
+            "departments.0.key: String should match pattern",
+        ),
+        (
+            ('name = "H"', 'name = "H"\nlanguages = ["en", "ja"]'),
+            "hotel.languages: unsupported language(s) ja",
+        ),
         (('name = "H"', 'name = "H"\nstars = 5'), "hotel.stars: Extra inputs are not permitted"),
-        (('[hotel]', '[hotel]\ndefault_language = "fr"\nlanguages = ["en"]'), "hotel: default_language 'fr' is not in languages (en)"),
-        (('name = "H"', 'name = "H"\nroom_pattern = "(["'), "hotel.room_pattern: not a valid regular expression"),
+        (
+            ("[hotel]", '[hotel]\ndefault_language = "fr"\nlanguages = ["en"]'),
+            "hotel: default_language 'fr' is not in languages (en)",
+        ),
+        (
+            ('name = "H"', 'name = "H"\nroom_pattern = "(["'),
+            "hotel.room_pattern: not a valid regular expression",
+        ),
     ],
 )
 def test_bad_config_names_the_key(change: tuple[str, str], message: str) -> None:
@@ -59,7 +86,9 @@ def test_bad_config_names_the_key(change: tuple[str, str], message: str) -> None
 
 
 def test_timing_bounds_and_duplicate_departments() -> None:
-    with pytest.raises(ConfigError, match=r"timings.followup_delay: Input should be greater than or equal to 1"):
+    with pytest.raises(
+        ConfigError, match=r"timings.followup_delay: Input should be greater than or equal to 1"
+    ):
         parse_hotel_config(VALID + "\n[timings]\nfollowup_delay = 0\n")
     duplicate = VALID + '\n[[departments]]\nkey = "front_desk"\nnames = { en = "Again" }\n'
     with pytest.raises(ConfigError, match=r"departments.1.key: duplicate key 'front_desk'"):

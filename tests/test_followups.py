@@ -18,12 +18,22 @@ GUEST = Person(telegram_id=5003, chat_id=5003, first_name="John", language_code=
 
 def done_request(desk: Desk, text: str = "towels") -> int:
     request = desk(
-        lambda s, out, env, now: requests.submit(s, out, env, person=GUEST, content=Content(text=text), now=now)
+        lambda s, out, env, now: requests.submit(
+            s, out, env, person=GUEST, content=Content(text=text), now=now
+        )
     )
     assert request is not None and request.id is not None
     rid = request.id
-    desk(lambda s, out, env, now: requests.accept(s, out, env, telegram_id=1001, request_id=rid, now=now))
-    desk(lambda s, out, env, now: requests.mark_done(s, out, env, telegram_id=1001, request_id=rid, now=now))
+    desk(
+        lambda s, out, env, now: requests.accept(
+            s, out, env, telegram_id=1001, request_id=rid, now=now
+        )
+    )
+    desk(
+        lambda s, out, env, now: requests.mark_done(
+            s, out, env, telegram_id=1001, request_id=rid, now=now
+        )
+    )
     return rid
 
 
@@ -31,10 +41,19 @@ def run_timers(desk: Desk) -> followups.TimerRun:
     return desk(lambda s, out, env, now: followups.process_due(s, out, env, now))
 
 
-def answer(desk: Desk, followup_id: int, fine: bool, telegram_id: int = GUEST.telegram_id) -> Request:
+def answer(
+    desk: Desk, followup_id: int, fine: bool, telegram_id: int = GUEST.telegram_id
+) -> Request:
     return desk(
         lambda s, out, env, now: followups.answer(
-            s, out, env, telegram_id=telegram_id, followup_id=followup_id, fine=fine, message_id=77, now=now
+            s,
+            out,
+            env,
+            telegram_id=telegram_id,
+            followup_id=followup_id,
+            fine=fine,
+            message_id=77,
+            now=now,
         )
     )
 
@@ -58,7 +77,9 @@ def test_follow_up_is_sent_when_due_and_only_once(desk: Desk, maria_housekeeping
     assert desk.messages_to(GUEST.chat_id) == []
 
 
-def test_overdue_follow_up_is_sent_after_a_long_outage(desk: Desk, maria_housekeeping: Staff) -> None:
+def test_overdue_follow_up_is_sent_after_a_long_outage(
+    desk: Desk, maria_housekeeping: Staff
+) -> None:
     done_request(desk)
     desk.clock.advance(3 * 24 * 3600)  # the bot was down for three days
     assert run_timers(desk).sent == 1
@@ -82,11 +103,33 @@ def test_yes_closes_and_asks_for_a_rating(desk: Desk, maria_housekeeping: Staff)
     with pytest.raises(errors.AlreadyAnswered):
         answer(desk, 1, fine=False)
 
-    desk(lambda s, out, env, now: followups.rate(s, out, env, telegram_id=GUEST.telegram_id, followup_id=1, rating=4, message_id=78, now=now))
+    desk(
+        lambda s, out, env, now: followups.rate(
+            s,
+            out,
+            env,
+            telegram_id=GUEST.telegram_id,
+            followup_id=1,
+            rating=4,
+            message_id=78,
+            now=now,
+        )
+    )
     assert desk.texts_to(GUEST.chat_id) == ["Thank you for your rating: ★★★★☆"]
     assert desk.read(lambda s: s.get(Request, 1).rating) == 4  # type: ignore[union-attr]
     with pytest.raises(errors.AlreadyAnswered):
-        desk(lambda s, out, env, now: followups.rate(s, out, env, telegram_id=GUEST.telegram_id, followup_id=1, rating=5, message_id=78, now=now))
+        desk(
+            lambda s, out, env, now: followups.rate(
+                s,
+                out,
+                env,
+                telegram_id=GUEST.telegram_id,
+                followup_id=1,
+                rating=5,
+                message_id=78,
+                now=now,
+            )
+        )
 
 
 def test_no_reopens_flags_reroutes_and_alerts_supervisors(
@@ -100,7 +143,11 @@ def test_no_reopens_flags_reroutes_and_alerts_supervisors(
 
     request = desk.read(lambda s: s.get(Request, 1))
     assert request is not None
-    assert (request.status, request.reopened_count, request.assignee_id) == (RequestStatus.OPEN, 1, None)
+    assert (request.status, request.reopened_count, request.assignee_id) == (
+        RequestStatus.OPEN,
+        1,
+        None,
+    )
     luca_card = desk.messages_to(luca_housekeeping.telegram_id)[-1]
     assert "REOPENED" in luca_card.text and luca_card.buttons[0][0].data == "acc:1"
     alert = desk.texts_to(sofia_supervisor.telegram_id)

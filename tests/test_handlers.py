@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -44,11 +44,17 @@ class Bot:
         """Deliver one update as Telegram would."""
         await self.app.process_update(Update.de_json(update, self.app.bot))
 
-    async def say(self, user_id: int, text: str | None = None, language_code: str = "en", **extra: Any) -> None:
+    async def say(
+        self, user_id: int, text: str | None = None, language_code: str = "en", **extra: Any
+    ) -> None:
         """A user writes to the bot."""
-        await self.feed(message_update(user_id, text, language_code=language_code, first_name="Anna", **extra))
+        await self.feed(
+            message_update(user_id, text, language_code=language_code, first_name="Anna", **extra)
+        )
 
-    async def press(self, user_id: int, data: str, on_chat: int | None = None, language_code: str = "en") -> None:
+    async def press(
+        self, user_id: int, data: str, on_chat: int | None = None, language_code: str = "en"
+    ) -> None:
         """A user presses a button on the last message the bot sent to ``on_chat``."""
         message = self.telegram.last_message(on_chat or user_id)
         await self.feed(callback_update(user_id, data, message, language_code=language_code))
@@ -115,11 +121,17 @@ async def test_guest_to_staff_to_guest(bot: Bot, staffed: None) -> None:
 
     bot.clock.advance(300)
     await bot.app.bot_data.deps.run_timers()  # type: ignore[union-attr]
-    assert bot.telegram.texts(GUEST)[-1] == "Hello again! Is everything all right with request #1 (Two towels please)?"
+    assert (
+        bot.telegram.texts(GUEST)[-1]
+        == "Hello again! Is everything all right with request #1 (Two towels please)?"
+    )
     assert bot.telegram.button_data(GUEST) == ["fu:1:y", "fu:1:n"]
 
     await bot.press(GUEST, "fu:1:y")
-    assert bot.telegram.sent(GUEST, "editMessageText")[-1].params["text"] == "Glad to hear it! Request #1 is closed."
+    assert (
+        bot.telegram.sent(GUEST, "editMessageText")[-1].params["text"]
+        == "Glad to hear it! Request #1 is closed."
+    )
     await bot.press(GUEST, "rate:1:5")
     assert bot.telegram.texts(GUEST)[-1] == "Thank you for your rating: ★★★★★"
 
@@ -146,24 +158,43 @@ async def test_stale_and_foreign_buttons_get_an_alert(bot: Bot, staffed: None) -
     await bot.press(MARIA, "old-button-format", on_chat=MARIA)
     assert bot.telegram.alerts()[-1] == italian("This button no longer applies.")
     await bot.press(LUCA, "done:1", on_chat=LUCA)
-    assert bot.telegram.alerts()[-1] == "Request #1 is waiting for staff now; this button no longer applies."
+    assert (
+        bot.telegram.alerts()[-1]
+        == "Request #1 is waiting for staff now; this button no longer applies."
+    )
 
 
 async def test_unsupported_content_and_unknown_command(bot: Bot) -> None:
-    await bot.say(GUEST, None, sticker={
-        "file_id": "S", "file_unique_id": "S", "type": "regular", "width": 512, "height": 512,
-        "is_animated": False, "is_video": False,
-    })
+    await bot.say(
+        GUEST,
+        None,
+        sticker={
+            "file_id": "S",
+            "file_unique_id": "S",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+        },
+    )
     assert bot.telegram.texts(GUEST)[-1].startswith("Sorry, I cannot handle this kind of message.")
     await bot.say(GUEST, "/frobnicate")
-    assert bot.telegram.texts(GUEST)[-1].startswith("I do not know that command.\n\nJust write what you need")
+    assert bot.telegram.texts(GUEST)[-1].startswith(
+        "I do not know that command.\n\nJust write what you need"
+    )
 
 
 async def test_photo_voice_and_location_are_requests(bot: Bot, staffed: None) -> None:
-    await bot.say(GUEST, None, caption="stain on the pillow", photo=[
-        {"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90},
-        {"file_id": "large", "file_unique_id": "l", "width": 1280, "height": 1280},
-    ])
+    await bot.say(
+        GUEST,
+        None,
+        caption="stain on the pillow",
+        photo=[
+            {"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90},
+            {"file_id": "large", "file_unique_id": "l", "width": 1280, "height": 1280},
+        ],
+    )
     photo = bot.telegram.sent(LUCA, "sendPhoto")[0]
     assert photo.params["photo"] == "large"
     assert "stain on the pillow" in bot.telegram.texts(LUCA)[-1]
@@ -199,9 +230,15 @@ async def test_supervisor_commands(bot: Bot, staffed: None) -> None:
     await bot.say(SOFIA, "/log 1")
     assert bot.telegram.texts(SOFIA)[-1].startswith("Request #1 · Housekeeping · waiting for staff")
     await bot.say(SOFIA, "/log")
-    assert bot.telegram.texts(SOFIA)[-1] == "Use /log followed by a request number, for example /log 12."
+    assert (
+        bot.telegram.texts(SOFIA)[-1]
+        == "Use /log followed by a request number, for example /log 12."
+    )
     await bot.say(SOFIA, "/followups someday")
-    assert bot.telegram.texts(SOFIA)[-1] == "Use /followups, /followups yesterday or /followups 2026-11-23."
+    assert (
+        bot.telegram.texts(SOFIA)[-1]
+        == "Use /followups, /followups yesterday or /followups 2026-11-23."
+    )
     await bot.say(SOFIA, "/followups")
     assert bot.telegram.texts(SOFIA)[-1].startswith("Follow-ups sent on Monday, November 23, 2026")
     await bot.say(LUCA, "/log 1")
@@ -221,14 +258,18 @@ async def test_language_is_chosen_per_update(bot: Bot, staffed: None) -> None:
     await bot.say(6002, "/language")
     assert "lang:de" in bot.telegram.button_data(6002)
     await bot.press(6002, "lang:de")
-    assert bot.telegram.texts(6002)[-1] == german("Language set to {language}.").format(language="Deutsch")
+    assert bot.telegram.texts(6002)[-1] == german("Language set to {language}.").format(
+        language="Deutsch"
+    )
     await bot.say(6002, "/help")
     assert bot.telegram.texts(6002)[-1] == german(GUEST_HELP)
 
 
 async def test_staff_writing_text_get_staff_help(bot: Bot, staffed: None) -> None:
     await bot.say(LUCA, "hello?")
-    assert bot.telegram.texts(LUCA)[-1].startswith("New requests for your department reach you here")
+    assert bot.telegram.texts(LUCA)[-1].startswith(
+        "New requests for your department reach you here"
+    )
 
 
 async def test_guest_cancels_from_the_list(bot: Bot, staffed: None) -> None:

@@ -18,7 +18,15 @@ from tests.conftest import Desk
 
 @pytest.mark.parametrize(
     ("code", "locale"),
-    [("de-AT", "de"), ("it", "it"), ("pt-br", "en"), (None, "en"), ("ru", "ru"), ("es-419", "es"), ("FR", "fr")],
+    [
+        ("de-AT", "de"),
+        ("it", "it"),
+        ("pt-br", "en"),
+        (None, "en"),
+        ("ru", "ru"),
+        ("es-419", "es"),
+        ("FR", "fr"),
+    ],
 )
 def test_negotiation_against_offered_locales(code: str | None, locale: str) -> None:
     assert I18n("en").negotiate(code) == locale
@@ -43,7 +51,14 @@ def test_every_language_is_really_translated(locale: str) -> None:
 
 def test_plural_forms_follow_the_language() -> None:
     ru = I18n("en").translator("ru")
-    forms = {ru.ngettext("{count} waiting request has been sent to you.", "{count} waiting requests have been sent to you.", n) for n in (1, 3, 5)}
+    forms = {
+        ru.ngettext(
+            "{count} waiting request has been sent to you.",
+            "{count} waiting requests have been sent to you.",
+            n,
+        )
+        for n in (1, 3, 5)
+    }
     assert len(forms) == 3
 
 
@@ -54,13 +69,26 @@ def test_dates_are_formatted_for_the_reader() -> None:
     assert I18n("en").translator("en").time(moment, rome) == "6:05\u202fPM"
 
 
-def test_each_recipient_reads_their_own_language(desk: Desk, env: Env, maria_housekeeping: Staff, olga_front_desk: Staff) -> None:
+def test_each_recipient_reads_their_own_language(
+    desk: Desk, env: Env, maria_housekeeping: Staff, olga_front_desk: Staff
+) -> None:
     german = Person(telegram_id=5001, chat_id=5001, first_name="Anna", language_code="de-DE")
-    desk(lambda s, out, e, now: requests.submit(s, out, e, person=german, content=Content(text="Handtücher bitte"), now=now))
+    desk(
+        lambda s, out, e, now: requests.submit(
+            s, out, e, person=german, content=Content(text="Handtücher bitte"), now=now
+        )
+    )
 
     german_ack = desk.texts_to(5001)[0]
-    assert german_ack.startswith(env.t("de").gettext("Request #{number} received — {department} is on it.").split("{")[0])
+    assert german_ack.startswith(
+        env.t("de").gettext("Request #{number} received — {department} is on it.").split("{")[0]
+    )
     assert "Housekeeping" in german_ack
     italian_card = desk.texts_to(maria_housekeeping.telegram_id)[0]
-    assert env.t("it").gettext("Request #{number} · {department}").format(number=1, department="Governante") in italian_card
+    assert (
+        env.t("it")
+        .gettext("Request #{number} · {department}")
+        .format(number=1, department="Governante")
+        in italian_card
+    )
     assert "tedesco" in italian_card  # the guest's language, named in Italian

@@ -25,7 +25,9 @@ from tests.conftest import Desk, register
         ("", "en", None),
     ],
 )
-def test_match_department(hotel: HotelConfig, text: str, locale: str, department: str | None) -> None:
+def test_match_department(
+    hotel: HotelConfig, text: str, locale: str, department: str | None
+) -> None:
     assert match_department(hotel, text, locale) == department
 
 
@@ -47,6 +49,8 @@ def test_recipients_chain(desk: Desk, session: Session, hotel: HotelConfig) -> N
     assert isinstance(sofia, Staff)
 
 
-def test_off_duty_and_removed_staff_get_nothing(desk: Desk, session: Session, hotel: HotelConfig) -> None:
+def test_off_duty_and_removed_staff_get_nothing(
+    desk: Desk, session: Session, hotel: HotelConfig
+) -> None:
     register(desk, 1001, "Maria", "housekeeping", on_duty=False)
     assert recipients(session, hotel, "housekeeping").tier is Tier.NOBODY
