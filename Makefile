@@ -44,16 +44,17 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 PYBABEL_EXTRACT = $(BIN)/pybabel extract -F pyproject.toml -k _ -k gettext -k ngettext:1,2 \
-	--add-comments=TRANSLATORS: --sort-by-file --omit-header --no-location
+	--add-comments=TRANSLATORS: --sort-by-file --no-location --project=Concierge --version=0.1 --copyright-holder="the Concierge authors"
+PYBABEL_UPDATE = $(BIN)/pybabel update -d locales -D messages --no-wrap --ignore-obsolete
 i18n-extract: $(STAMP)  ## Extract messages into locales/messages.pot
 	$(PYBABEL_EXTRACT) -o locales/messages.pot .
 
 i18n-update: i18n-extract  ## Merge new messages into every catalog
-	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --omit-header --no-location --ignore-obsolete
+	$(PYBABEL_UPDATE) -i locales/messages.pot
 
 i18n-check: $(STAMP)  ## Fail if a catalog is stale or a translation is missing
-	$(PYBABEL_EXTRACT) -o $(VENV)/messages.pot . >/dev/null
-	$(BIN)/pybabel update -i $(VENV)/messages.pot -d locales -D messages --omit-header --no-location --ignore-obsolete --check
+	$(PYBABEL_EXTRACT) -o $(VENV)/messages.pot . >/dev/null 2>&1
+	$(PYBABEL_UPDATE) -i $(VENV)/messages.pot --ignore-pot-creation-date --check
 	$(BIN)/python -m bot.catalogs
 
 i18n: i18n-update i18n-check  ## Extract, update and check the catalogs
