@@ -34,6 +34,7 @@ def status_label(t: Translator, status: str) -> str:
     """A request status in words."""
     _ = t.gettext
     labels = {
+        # TRANSLATORS: request statuses; also used in "Request #{number} is {status} now".
         RequestStatus.OPEN: _("waiting for staff"),
         RequestStatus.ACCEPTED: _("in progress"),
         RequestStatus.DONE: _("done"),
@@ -124,6 +125,7 @@ def request_ack(hotel: HotelConfig, t: Translator, request: Request, tier: Tier)
     name = department(hotel, t, request.department)
     fallback = department(hotel, t, hotel.hotel.fallback_department)
     if tier is Tier.DEPARTMENT:
+        # TRANSLATORS: {department} is a team name from the hotel's config, e.g. Housekeeping.
         return _("Request #{number} received — {department} is on it.").format(
             number=request.id, department=name
         )
@@ -284,6 +286,22 @@ def unknown_command(t: Translator) -> str:
     """The prefix of the help shown for an unknown command."""
     _ = t.gettext
     return _("I do not know that command.")
+
+
+def your_id(t: Translator, telegram_id: int) -> str:
+    """The sender's numeric Telegram id, needed to register staff."""
+    _ = t.gettext
+    # TRANSLATORS: {id} is a number such as 123456789.
+    return _("Your Telegram id: {id}").format(id=telegram_id)
+
+
+def edit_not_forwarded(t: Translator) -> str:
+    """Edits of sent messages are not passed on."""
+    _ = t.gettext
+    return _(
+        "I saw that you edited a message. Edits do not reach the staff; please send the "
+        "change as a new message."
+    )
 
 
 def try_again_later(t: Translator) -> str:

@@ -161,6 +161,16 @@ async def language_chosen(update: Update, context: ConciergeContext) -> None:
     await query.answer()
 
 
+async def my_id(update: Update, context: ConciergeContext) -> None:
+    """Tell the sender their Telegram id (staff need it to be registered)."""
+    await reply(update, context, messages.your_id(context.t, person_of(update).telegram_id))
+
+
+async def edited(update: Update, context: ConciergeContext) -> None:
+    """Explain that edits of sent messages are not passed on."""
+    await reply(update, context, messages.edit_not_forwarded(context.t))
+
+
 async def unknown_command(update: Update, context: ConciergeContext) -> None:
     """Answer an unknown command with the help."""
     await reply(update, context, messages.unknown_command(context.t) + "\n\n" + help_text(context))
@@ -213,6 +223,7 @@ def register_commands(application: Application[Any, Any, Any, Any, Any, Any]) ->
             CommandHandler("start", start, filters=PRIVATE),
             CommandHandler("help", show_help, filters=PRIVATE),
             CommandHandler("language", language, filters=PRIVATE),
+            CommandHandler("myid", my_id, filters=PRIVATE),
             CallbackQueryHandler(language_chosen, pattern=r"^lang:([a-z]{2})$"),
         ]
     )
@@ -222,6 +233,7 @@ def register_fallbacks(application: Application[Any, Any, Any, Any, Any, Any]) -
     """Last in group 0: unknown commands, unsupported content, unknown buttons."""
     application.add_handlers(
         [
+            MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, edited),
             MessageHandler(PRIVATE & filters.COMMAND, unknown_command),
             MessageHandler(PRIVATE & filters.UpdateType.MESSAGE, unsupported),
             CallbackQueryHandler(stale_button),

@@ -295,3 +295,13 @@ async def test_database_down_gets_an_honest_answer_in_the_guest_language(
         "Sorry, something went wrong on our side and your last message could not be handled. "
         "Please send it again in a minute; if it is urgent, call the front desk."
     ]
+
+
+async def test_myid_and_edited_messages(bot: Bot) -> None:
+    await bot.say(GUEST, "/myid")
+    assert bot.telegram.texts(GUEST)[-1] == "Your Telegram id: 5001"
+    edit = message_update(GUEST, "towels, and a pillow")
+    edit["edited_message"] = edit.pop("message") | {"edit_date": 1}
+    await bot.feed(edit)
+    assert bot.telegram.texts(GUEST)[-1].startswith("I saw that you edited a message.")
+    assert "Request #" not in " ".join(bot.telegram.texts(GUEST))
