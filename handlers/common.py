@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -22,10 +24,10 @@ from telegram.ext import (
 
 from bot import messages
 from bot.deps import ConciergeContext, Tx
-from bot.notifier import Button, Outgoing
+from bot.notifier import Button, Outbox, Outgoing
 from bot.services import guests
 from bot.services.actors import identify as identify_actor
-from bot.services.common import Person
+from bot.services.common import Env, Person
 from bot.services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,45 @@ async def press(
         await query.answer(messages.error_text(context.t, error), show_alert=True)
         return
     await query.answer()
+
+
+class RequestAction(Protocol):
+    """A service that acts on a request for the person who pressed its button."""
+
+    def __call__(
+        self,
+        session: Session,
+        out: Outbox,
+        env: Env,
+        *,
+        telegram_id: int,
+        request_id: int,
+        now: datetime,
+    ) -> object: ...
+
+
+def request_button(
+    action: RequestAction, doc: str
+) -> Callable[[Update, ConciergeContext], Coroutine[Any, Any, None]]:
+    """A button callback running ``action`` on the request id its pattern captured."""
+
+    async def callback(update: Update, context: ConciergeContext) -> None:
+        (request_id,) = match_groups(context)
+        await press(
+            update,
+            context,
+            lambda tx, user: action(
+                tx.session,
+                tx.outbox,
+                context.env,
+                telegram_id=user,
+                request_id=int(request_id),
+                now=tx.now,
+            ),
+        )
+
+    callback.__doc__ = doc
+    return callback
 
 
 def match_groups(context: ConciergeContext) -> tuple[str, ...]:

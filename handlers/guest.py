@@ -11,7 +11,15 @@ from bot import messages
 from bot.deps import ConciergeContext
 from bot.services import followups, guests, requests
 from bot.services.requests import Content
-from handlers.common import PRIVATE, match_groups, person_of, press, pressed_message_id, reply
+from handlers.common import (
+    PRIVATE,
+    match_groups,
+    person_of,
+    press,
+    pressed_message_id,
+    reply,
+    request_button,
+)
 
 REQUEST_CONTENT = (
     filters.TEXT & ~filters.COMMAND
@@ -80,21 +88,7 @@ async def room(update: Update, context: ConciergeContext) -> None:
         )
 
 
-async def on_cancel(update: Update, context: ConciergeContext) -> None:
-    """Cancel one of the guest's requests."""
-    (request_id,) = match_groups(context)
-    await press(
-        update,
-        context,
-        lambda tx, user: requests.cancel(
-            tx.session,
-            tx.outbox,
-            context.env,
-            telegram_id=user,
-            request_id=int(request_id),
-            now=tx.now,
-        ),
-    )
+on_cancel = request_button(requests.cancel, "Cancel one of the guest's requests.")
 
 
 async def on_pick(update: Update, context: ConciergeContext) -> None:

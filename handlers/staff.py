@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot import messages
 from bot.deps import ConciergeContext
 from bot.services import errors, requests, staff
-from handlers.common import PRIVATE, match_groups, press, reply
+from handlers.common import PRIVATE, match_groups, press, reply, request_button
 
 
 async def duty(update: Update, context: ConciergeContext) -> None:
@@ -60,55 +60,9 @@ async def my_tasks(update: Update, context: ConciergeContext) -> None:
     await reply(update, context, messages.staff_tasks(context.env.hotel, context.t, found))
 
 
-async def on_accept(update: Update, context: ConciergeContext) -> None:
-    """Take a request; the first press wins."""
-    (request_id,) = match_groups(context)
-    await press(
-        update,
-        context,
-        lambda tx, user: requests.accept(
-            tx.session,
-            tx.outbox,
-            context.env,
-            telegram_id=user,
-            request_id=int(request_id),
-            now=tx.now,
-        ),
-    )
-
-
-async def on_release(update: Update, context: ConciergeContext) -> None:
-    """Hand a request back so that it is offered again."""
-    (request_id,) = match_groups(context)
-    await press(
-        update,
-        context,
-        lambda tx, user: requests.release(
-            tx.session,
-            tx.outbox,
-            context.env,
-            telegram_id=user,
-            request_id=int(request_id),
-            now=tx.now,
-        ),
-    )
-
-
-async def on_done(update: Update, context: ConciergeContext) -> None:
-    """Mark a request done."""
-    (request_id,) = match_groups(context)
-    await press(
-        update,
-        context,
-        lambda tx, user: requests.mark_done(
-            tx.session,
-            tx.outbox,
-            context.env,
-            telegram_id=user,
-            request_id=int(request_id),
-            now=tx.now,
-        ),
-    )
+on_accept = request_button(requests.accept, "Take a request; the first press wins.")
+on_release = request_button(requests.release, "Hand a request back so that it is offered again.")
+on_done = request_button(requests.mark_done, "Mark a request done.")
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -293,10 +293,10 @@ def _taken_offers(session: Session, request_id: int, staff_id: int) -> list[Offe
     return list(session.exec(query))
 
 
-def release(
-    session: Session, out: Outbox, env: Env, *, telegram_id: int, request_id: int, now: datetime
-) -> Request:
-    """Hand an accepted request back; it is offered again to everyone else who should see it."""
+def _by_assignee(
+    session: Session, *, telegram_id: int, request_id: int, now: datetime, **values: object
+) -> tuple[Staff, Request]:
+    """Move an accepted request on, if the presser is its assignee and it is still accepted."""
     staff = staff_member(session, telegram_id)
     request = _request(session, request_id)
     if request.status == RequestStatus.ACCEPTED and request.assignee_id != staff.id:
@@ -306,13 +306,27 @@ def release(
         request,
         expect=(RequestStatus.ACCEPTED,),
         assignee=staff.id,
-        status=RequestStatus.OPEN,
-        assignee_id=None,
-        accepted_at=None,
         updated_at=now,
+        **values,
     )
     if not won:
         raise errors.StaleAction(request_id, request.status)
+    return staff, request
+
+
+def release(
+    session: Session, out: Outbox, env: Env, *, telegram_id: int, request_id: int, now: datetime
+) -> Request:
+    """Hand an accepted request back; it is offered again to everyone else who should see it."""
+    staff, request = _by_assignee(
+        session,
+        telegram_id=telegram_id,
+        request_id=request_id,
+        now=now,
+        status=RequestStatus.OPEN,
+        assignee_id=None,
+        accepted_at=None,
+    )
     record(session, request_id=request_id, kind=EventKind.RELEASED, now=now, actor=staff)
     update_copies(
         session,
@@ -330,21 +344,14 @@ def mark_done(
     session: Session, out: Outbox, env: Env, *, telegram_id: int, request_id: int, now: datetime
 ) -> Request:
     """Mark an accepted request done, tell the guest and schedule the follow-up."""
-    staff = staff_member(session, telegram_id)
-    request = _request(session, request_id)
-    if request.status == RequestStatus.ACCEPTED and request.assignee_id != staff.id:
-        raise errors.NotYours(request_id)
-    won = _transition(
+    staff, request = _by_assignee(
         session,
-        request,
-        expect=(RequestStatus.ACCEPTED,),
-        assignee=staff.id,
+        telegram_id=telegram_id,
+        request_id=request_id,
+        now=now,
         status=RequestStatus.DONE,
         done_at=now,
-        updated_at=now,
     )
-    if not won:
-        raise errors.StaleAction(request_id, request.status)
     record(session, request_id=request_id, kind=EventKind.DONE, now=now, actor=staff)
     update_copies(
         session,
@@ -357,15 +364,13 @@ def mark_done(
     )
     guest = session.get(Guest, request.guest_id)
     if guest is not None:
-        out.send(
-            Outgoing(
-                chat_id=guest.chat_id, text=messages.done_for_guest(env.t(guest.language), request)
-            )
-        )
+        t = env.t(guest.language)
+        out.send(Outgoing(chat_id=guest.chat_id, text=messages.done_for_guest(t, request)))
         due = now + timedelta(seconds=env.hotel.followup_delay(request.department))
-        session.add(
-            FollowUp(request_id=request_id, due_at=due, language=guest.language, created_at=now)
+        followup = FollowUp(
+            request_id=request_id, due_at=due, language=guest.language, created_at=now
         )
+        session.add(followup)
         record(
             session,
             request_id=request_id,
