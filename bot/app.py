@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import secrets
+import socket
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -14,11 +18,13 @@ from telegram.request import BaseRequest
 from bot.clock import Clock, SystemClock
 from bot.config import HotelConfig
 from bot.db import session_factory
+from bot.delivery import Sender
 from bot.deps import BotData, ConciergeContext, Deps
 from bot.i18n import I18n, Translator
-from bot.notifier import Notifier
+from bot.outbox import Rates
 from bot.scheduling import Timers, TimerScheduler
 from bot.services.common import Env
+from bot.services.unreachable import chat_blocked
 from bot.settings import Settings
 from handlers import register
 
@@ -35,11 +41,13 @@ def build_application(
     clock: Clock | None = None,
     request: BaseRequest | None = None,
     timers: Timers | None = None,
+    rates: Rates | None = None,
 ) -> ConciergeApp:
     """Wire settings, hotel config, database, scheduler and handlers into an Application.
 
     ``request`` replaces the HTTP layer (tests record calls with it); ``timers`` replaces the
-    scheduler (tests record wake-ups and run timers by hand).
+    scheduler (tests record wake-ups and run timers by hand); ``rates`` replaces Telegram's
+    limits used for pacing.
     """
     builder = (
         ApplicationBuilder()
@@ -62,13 +70,16 @@ def build_application(
 
         scheduler = TimerScheduler(run_due, hotel.timings.sweep_interval)
         timers = scheduler
-    deps = Deps(
-        env=env,
-        sessions=sessions,
-        notifier=Notifier(application.bot, sessions),
-        timers=timers,
-        clock=clock or SystemClock(),
+    clock = clock or SystemClock()
+    sender = Sender(
+        application.bot,
+        sessions,
+        clock,
+        owner=instance_name(),
+        rates=rates or Rates(),
+        on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
     )
+    deps = Deps(env=env, sessions=sessions, sender=sender, timers=timers, clock=clock)
     application.bot_data.deps = deps
     application.bot_data.scheduler = scheduler
     application.bot_data.engine = engine
@@ -83,6 +94,7 @@ async def _post_init(application: ConciergeApp) -> None:
     assert deps is not None
     if data.scheduler is not None:
         data.scheduler.start()
+    data.sender_task = asyncio.create_task(deps.sender.run(), name="outbox-sender")
     # One pass right away: follow-ups that fell due while the bot was down are sent now.
     deps.timers.wake_at(deps.clock.now())
     await _publish_commands(application, deps.env.i18n.default, deps.env.i18n.offered, deps)
@@ -112,6 +124,10 @@ def _guest_commands(t: Translator) -> list[BotCommand]:
 async def _post_shutdown(application: ConciergeApp) -> None:
     """Stop the scheduler and close database connections."""
     data = application.bot_data
+    if data.deps is not None:
+        await data.deps.sender.stop()
+    if data.sender_task is not None:
+        data.sender_task.cancel()
     if data.scheduler is not None:
         data.scheduler.shutdown()
     if data.engine is not None:
@@ -124,6 +140,11 @@ async def check_telegram(settings: Settings) -> str:
         settings.telegram_bot_token.get_secret_value(), base_url=settings.telegram_base_url
     ) as bot:
         return bot.username
+
+
+def instance_name() -> str:
+    """A name for this process in leases: host, pid and a random part."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def run_polling(application: ConciergeApp) -> None:

@@ -14,10 +14,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot import outbox as durable_outbox
 from bot.clock import Clock
 from bot.db import SessionFactory
+from bot.delivery import Sender
 from bot.i18n import Translator
-from bot.notifier import Notifier, Outbox, Outgoing
+from bot.notifier import Outbox, Outgoing
 from bot.scheduling import Timers, TimerScheduler
 from bot.services import followups, requests
 from bot.services.actors import Actor
@@ -41,28 +43,34 @@ class Deps:
 
     env: Env
     sessions: SessionFactory
-    notifier: Notifier
+    sender: Sender
     timers: Timers
     clock: Clock
     _timer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        """Run a service in a transaction; after commit, deliver its messages and arm its timers.
+        """Run a service in a transaction whose messages join the durable outbox in its commit.
 
-        If the body raises, the transaction rolls back and nothing is sent.
+        After the commit the sender is woken and timers are armed. If the body raises, the
+        transaction rolls back and nothing is sent.
         """
         outbox = Outbox()
         with self.sessions() as session:
-            yield Tx(session, outbox, self.clock.now())
+            tx = Tx(session, outbox, self.clock.now())
+            yield tx
+            durable_outbox.enqueue(session, outbox.messages, tx.now)
             session.commit()
         for when in outbox.wake_times:
             self.timers.wake_at(when)
-        await self.notifier.deliver(outbox.messages)
+        if outbox.messages:
+            self.sender.wake()
 
     async def send(self, *messages: Outgoing) -> None:
-        """Send messages that change no state (help, usage, reports)."""
-        await self.notifier.deliver(messages)
+        """Send messages that change no state (help, usage, reports), through the outbox."""
+        async with self.transaction() as tx:
+            for message in messages:
+                tx.outbox.send(message)
 
     async def run_timers(self) -> None:
         """Send due follow-ups, expire ignored ones and offer requests nobody holds."""
@@ -82,6 +90,7 @@ class BotData:
         self.deps: Deps | None = None
         self.scheduler: TimerScheduler | None = None
         self.engine: Engine | None = None
+        self.sender_task: asyncio.Task[None] | None = None
 
 
 class ConciergeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

@@ -696,3 +696,14 @@ def log_usage(t: Translator) -> str:
 
 def _parse(value: object) -> datetime:
     return datetime.fromisoformat(str(value))
+
+
+def staff_unreachable_alert(hotel: HotelConfig, t: Translator, staff: Staff, count: int) -> str:
+    """Tell supervisors that a staff member blocked the bot."""
+    return t.ngettext(
+        "⚠️ {name} ({department}) has blocked the bot and is now off duty. "
+        "{count} request of theirs was handed on.",
+        "⚠️ {name} ({department}) has blocked the bot and is now off duty. "
+        "{count} requests of theirs were handed on.",
+        count,
+    ).format(name=staff.name, department=department(hotel, t, staff.department), count=count)

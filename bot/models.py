@@ -33,6 +33,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def as_utc(value: datetime | str) -> datetime:
+    """An aware UTC datetime from what an aggregate query returns (SQLite gives naive or text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _when(**kwargs: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kwargs)
 
@@ -93,6 +100,9 @@ class EventKind(StrEnum):
     REOPENED = "reopened"
     CLOSED = "closed"
     CANCELLED = "cancelled"
+    GUEST_UNREACHABLE = "guest_unreachable"
+    STAFF_UNREACHABLE = "staff_unreachable"
+    ANONYMIZED = "anonymized"
 
 
 class ActorKind(StrEnum):
@@ -117,6 +127,8 @@ class Guest(SQLModel, table=True):
     room: str | None = Field(default=None, max_length=16)
     room_asked: bool = False
     awaiting_room: bool = False
+    blocked_at: datetime | None = _when(default=None)  # the guest blocked the bot
+    erased_at: datetime | None = _when(default=None)  # personal data removed
     created_at: datetime = _when()
     updated_at: datetime = _when()
 
@@ -134,6 +146,7 @@ class Staff(SQLModel, table=True):
     language: str = Field(max_length=8)
     on_duty: bool = False
     active: bool = True
+    blocked_at: datetime | None = _when(default=None)  # blocked the bot; off duty until /start
     created_at: datetime = _when()
 
     @property
@@ -217,3 +230,79 @@ class Event(SQLModel, table=True):
     actor_name: str = Field(default="", max_length=128)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = _when()
+
+
+class OutboxStatus(StrEnum):
+    """Delivery state of one outgoing message."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # given up: permanent error, blocked chat, or too old
+    SKIPPED = "skipped"  # an edit whose message no longer exists
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to deliver, written in the transaction of the change that causes it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_status_not_before", "status", "not_before"),
+        Index("ix_outbox_chat_status_id", "chat_id", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    attempts: int = 0
+    not_before: datetime = _when()
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _when(default=None)
+    send_at: datetime | None = _when(default=None)
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(default=None)
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    last_error: str | None = Field(default=None, max_length=300)
+
+
+class Pacing(SQLModel, table=True):
+    """Pacing state per chat (and ``GLOBAL_PACING`` for the whole bot), shared by instances."""
+
+    __tablename__ = "pacing"
+
+    chat_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    tat: datetime = _when()
+
+
+GLOBAL_PACING = 0
+
+
+class InboundStatus(StrEnum):
+    """Processing state of one stored Telegram update."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class InboundUpdate(SQLModel, table=True):
+    """A Telegram update, stored before Telegram is told it was received."""
+
+    __tablename__ = "inbound_updates"
+    __table_args__ = (Index("ix_inbound_status_chat", "status", "chat_id", "update_id"),)
+
+    update_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=InboundStatus.PENDING, max_length=16)
+    attempts: int = 0
+    not_before: datetime = _when()
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _when(default=None)
+    received_at: datetime = _when()
+    handled_at: datetime | None = _when(default=None)
+    last_error: str | None = Field(default=None, max_length=300)

@@ -17,13 +17,16 @@ from bot.app import ConciergeApp, build_application
 from bot.clock import FakeClock
 from bot.config import HotelConfig
 from bot.db import make_engine
+from bot.deps import Deps
 from bot.i18n import I18n
 from bot.models import Role
+from bot.outbox import Rates
 from bot.settings import Settings
 from tests.conftest import Desk, register
 from tests.telegram_fakes import RecordingRequest, RecordingTimers, callback_update, message_update
 
 GUEST = 5001
+NO_PACING = Rates(private_interval=0, group_interval=0, global_interval=0)
 I18N = I18n("en")
 italian = I18N.translator("it").gettext
 german = I18N.translator("de").gettext
@@ -40,9 +43,21 @@ class Bot:
     timers: RecordingTimers
     clock: FakeClock
 
+    @property
+    def deps(self) -> Deps:
+        deps = self.app.bot_data.deps
+        assert deps is not None
+        return deps
+
     async def feed(self, update: dict[str, Any]) -> None:
-        """Deliver one update as Telegram would."""
+        """Deliver one update as Telegram would, then let the outbox deliver what it caused."""
         await self.app.process_update(Update.de_json(update, self.app.bot))
+        await self.deps.sender.drain()
+
+    async def run_timers(self) -> None:
+        """Let the timers run at the fake clock's time and deliver what they caused."""
+        await self.deps.run_timers()
+        await self.deps.sender.drain()
 
     async def say(
         self, user_id: int, text: str | None = None, language_code: str = "en", **extra: Any
@@ -64,7 +79,9 @@ def make_bot(engine: Engine, hotel: HotelConfig, clock: FakeClock) -> Bot:
     telegram = RecordingRequest()
     timers = RecordingTimers()
     settings = Settings.model_validate({"TELEGRAM_BOT_TOKEN": "123456:TEST"})
-    app = build_application(settings, hotel, engine, clock=clock, request=telegram, timers=timers)
+    app = build_application(
+        settings, hotel, engine, clock=clock, request=telegram, timers=timers, rates=NO_PACING
+    )
     return Bot(app, telegram, timers, clock)
 
 
@@ -120,7 +137,7 @@ async def test_guest_to_staff_to_guest(bot: Bot, staffed: None) -> None:
     assert bot.timers.wake_times[-1] == bot.clock.now() + timedelta(seconds=300)
 
     bot.clock.advance(300)
-    await bot.app.bot_data.deps.run_timers()  # type: ignore[union-attr]
+    await bot.run_timers()
     assert (
         bot.telegram.texts(GUEST)[-1]
         == "Hello again! Is everything all right with request #1 (Two towels please)?"
@@ -142,7 +159,7 @@ async def test_negative_follow_up_reopens_and_alerts(bot: Bot, staffed: None, de
     await bot.press(LUCA, "acc:1")
     await bot.press(LUCA, "done:1")
     bot.clock.advance(300)
-    await bot.app.bot_data.deps.run_timers()  # type: ignore[union-attr]
+    await bot.run_timers()
 
     await bot.press(GUEST, "fu:1:n")
 
@@ -288,7 +305,8 @@ async def test_database_down_gets_an_honest_answer_in_the_guest_language(
     harness = make_bot(broken, hotel, clock)
     await harness.app.initialize()
     try:
-        await harness.say(GUEST, "towels", language_code="en")
+        update = message_update(GUEST, "towels", language_code="en")
+        await harness.app.process_update(Update.de_json(update, harness.app.bot))
     finally:
         await harness.app.shutdown()
     assert harness.telegram.texts(GUEST) == [

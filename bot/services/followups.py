@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from bot import messages
-from bot.models import EventKind, FollowUp, FollowUpStatus, Guest, Request, RequestStatus, Staff
+from bot.models import (
+    EventKind,
+    FollowUp,
+    FollowUpStatus,
+    Guest,
+    Request,
+    RequestStatus,
+    Staff,
+    as_utc,
+)
 from bot.notifier import Button, Outbox, Outgoing
 from bot.routing import on_duty
 from bot.services import errors
@@ -118,15 +127,8 @@ def next_due(session: Session) -> datetime | None:
     first_expiry = session.exec(
         select(func.min(FollowUp.expires_at)).where(FollowUp.status == FollowUpStatus.SENT)
     ).one()
-    times = [_aware(value) for value in (first_send, first_expiry) if value is not None]
+    times = [as_utc(value) for value in (first_send, first_expiry) if value is not None]
     return min(times) if times else None
-
-
-def _aware(value: datetime) -> datetime:
-    # Aggregates bypass the column type, so SQLite hands back a naive UTC value or a string.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _guest_followup(

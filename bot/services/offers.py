@@ -115,14 +115,7 @@ def update_copies(
         t = env.t(staff.language)
         text = messages.offer_card(env.hotel, t, request, status_line=status_line(t, row))
         markup = buttons(t, row) if buttons else ()
-        if row.message_id is not None:
-            out.send(
-                Outgoing(
-                    chat_id=row.chat_id, text=text, buttons=markup, edit_message_id=row.message_id
-                )
-            )
-        elif markup:
-            out.send(Outgoing(chat_id=row.chat_id, text=text, buttons=markup))
+        out.send(Outgoing(chat_id=row.chat_id, text=text, buttons=markup, edit_offer_id=row.id))
 
 
 def assignee_buttons(t: Translator, request: Request) -> tuple[tuple[Button, ...], ...]:

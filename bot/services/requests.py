@@ -278,8 +278,7 @@ def _show_assignee_card(
                     env.hotel, t, request, status_line=messages.accepted_by_you(t)
                 ),
                 buttons=assignee_buttons(t, request),
-                edit_message_id=row.message_id,
-                offer_id=row.id if row.message_id is None else None,
+                edit_offer_id=row.id,
             )
         )
 

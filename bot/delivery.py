@@ -1,0 +1,313 @@
+"""The sender: delivers outbox rows through the Bot API, in every running instance.
+
+It claims due rows (see ``bot.outbox``), waits for each row's pacing slot, sends it, and records
+the outcome in one short transaction: sent (with the message id, remembered on an offer when
+the row is a request card), retried with exponential backoff on network errors and 5xx, retried
+after exactly ``retry_after`` on 429, given up on a permanent error, or — when the chat has
+blocked the bot — given up for the whole chat and handed to ``on_blocked``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot import outbox
+from bot.clock import Clock
+from bot.db import SessionFactory
+from bot.models import Offer, OutboxMessage, OutboxStatus
+from bot.notifier import CAPTION_LIMIT, TEXT_LIMIT, Media, Outbox, Outgoing, split_text
+from bot.outbox import Rates
+
+log = logging.getLogger(__name__)
+
+BlockedHandler = Callable[[Session, Outbox, int, datetime], None]
+
+MAX_AGE = timedelta(hours=24)
+MAX_BACKOFF = 300.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one delivery attempt."""
+
+    status: OutboxStatus | None  # None: try again later
+    message_id: int | None = None
+    retry_in: float = 0.0
+    hold_chat: bool = False
+    blocked: bool = False
+    error: str | None = None
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before retry number ``attempts``: 0.5, 1, 2, 4 … up to five minutes, jittered."""
+    base = min(MAX_BACKOFF, 0.5 * 2.0 ** max(0, attempts - 1))
+    jitter: float = random.uniform(0.8, 1.2)
+    return base * jitter
+
+
+def _markup(message: Outgoing) -> InlineKeyboardMarkup | None:
+    if not message.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.text, callback_data=b.data) for b in row]
+            for row in message.buttons
+        ]
+    )
+
+
+async def _send_media(bot: Bot, chat_id: int, media: Media) -> Message | None:
+    caption = media.caption[:CAPTION_LIMIT] or None
+    if media.kind == "location" and media.latitude is not None and media.longitude is not None:
+        return await bot.send_location(
+            chat_id=chat_id, latitude=media.latitude, longitude=media.longitude
+        )
+    if media.kind == "photo" and media.file_id:
+        return await bot.send_photo(chat_id=chat_id, photo=media.file_id, caption=caption)
+    if media.kind == "voice" and media.file_id:
+        return await bot.send_voice(chat_id=chat_id, voice=media.file_id, caption=caption)
+    if media.kind == "document" and media.file_id:
+        return await bot.send_document(chat_id=chat_id, document=media.file_id, caption=caption)
+    return None
+
+
+async def send(bot: Bot, message: Outgoing, edit_target: int | None) -> Message | None:
+    """Send ``message``, or edit ``edit_target`` with it; the last message sent is returned.
+
+    A text over Telegram's limit is split; the buttons go with the last part.
+    """
+    if edit_target is not None:
+        text = (
+            message.text
+            if len(message.text) <= TEXT_LIMIT
+            else message.text[: TEXT_LIMIT - 1] + "…"
+        )
+        result = await bot.edit_message_text(
+            chat_id=message.chat_id,
+            message_id=edit_target,
+            text=text,
+            reply_markup=_markup(message),
+        )
+        return result if isinstance(result, Message) else None
+    last: Message | None = None
+    if message.media is not None:
+        last = await _send_media(bot, message.chat_id, message.media)
+    if message.text:
+        parts = split_text(message.text)
+        for index, part in enumerate(parts):
+            last = await bot.send_message(
+                chat_id=message.chat_id,
+                text=part,
+                reply_markup=_markup(message) if index == len(parts) - 1 else None,
+            )
+    return last
+
+
+class Sender:
+    """Claims and delivers outbox rows until stopped."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: SessionFactory,
+        clock: Clock,
+        *,
+        owner: str,
+        rates: Rates,
+        on_blocked: BlockedHandler,
+        poll_interval: float = 0.5,
+        max_in_flight: int = 64,
+    ) -> None:
+        self._bot = bot
+        self._sessions = sessions
+        self._clock = clock
+        self._owner = owner
+        self._rates = rates
+        self._on_blocked = on_blocked
+        self._poll_interval = poll_interval
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._wakeup = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    def wake(self) -> None:
+        """New rows were committed: claim now instead of at the next poll."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Deliver until ``stop``; database trouble only delays delivery."""
+        while not self._stopping:
+            self._wakeup.clear()
+            try:
+                claimed = self._claim()
+            except Exception:
+                log.exception("claiming outbox rows failed; retrying")
+                claimed = []
+            for row in claimed:
+                await self._slots.acquire()
+                task = asyncio.create_task(self._deliver(row))
+                self._tasks.add(task)
+                task.add_done_callback(self._finished)
+            if claimed:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task failed", exc_info=task.exception())
+
+    async def stop(self) -> None:
+        """Stop claiming and let deliveries under way finish (their leases cover a crash)."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
+
+    async def drain(self) -> int:
+        """Deliver everything due now, waiting for each row's slot; return how many were tried.
+
+        For tests and for a clean shutdown: unlike ``run`` it returns once nothing is due.
+        """
+        tried = 0
+        while True:
+            claimed = self._claim()
+            if not claimed:
+                return tried
+            await asyncio.gather(*(self._deliver(row) for row in claimed))
+            tried += len(claimed)
+
+    def _claim(self) -> list[OutboxMessage]:
+        with self._sessions() as session:
+            rows = outbox.claim(
+                session, owner=self._owner, now=self._clock.now(), rates=self._rates
+            )
+            session.commit()
+            return rows
+
+    async def _deliver(self, row: OutboxMessage) -> None:
+        assert row.send_at is not None
+        delay = (row.send_at - self._clock.now()).total_seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        message = outbox.from_payload(row.chat_id, row.payload)
+        outcome = await self._attempt(message)
+        try:
+            self._record(row, message, outcome)
+        except Exception:
+            log.exception(
+                "recording delivery of outbox row %s failed; its lease will expire", row.id
+            )
+
+    def _edit_target(self, message: Outgoing) -> int | None:
+        if message.edit_message_id is not None:
+            return message.edit_message_id
+        if message.edit_offer_id is None:
+            return None
+        with self._sessions() as session:
+            offer = session.get(Offer, message.edit_offer_id)
+            return offer.message_id if offer is not None else None
+
+    async def _attempt(self, message: Outgoing) -> Outcome:
+        target = self._edit_target(message)
+        if target is None and message.edit_offer_id is not None and not message.buttons:
+            return Outcome(OutboxStatus.SKIPPED, error="nothing to edit")
+        try:
+            sent = await send(self._bot, message, target)
+        except RetryAfter as exc:
+            retry = exc.retry_after
+            seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
+            return Outcome(
+                None, retry_in=seconds, hold_chat=True, error=f"429 retry after {seconds}"
+            )
+        except Forbidden as exc:
+            return Outcome(OutboxStatus.FAILED, blocked=True, error=str(exc))
+        except BadRequest as exc:
+            text = str(exc).lower()
+            if "not modified" in text:
+                return Outcome(OutboxStatus.SENT, message_id=target)
+            if "message to edit not found" in text or "can't be edited" in text:
+                return Outcome(OutboxStatus.SKIPPED, error=str(exc))
+            if "chat not found" in text:
+                return Outcome(OutboxStatus.FAILED, blocked=True, error=str(exc))
+            return Outcome(OutboxStatus.FAILED, error=str(exc))
+        except NetworkError as exc:  # timeouts, connection errors and 5xx answers
+            return Outcome(None, error=str(exc) or type(exc).__name__)
+        except TelegramError as exc:
+            return Outcome(OutboxStatus.FAILED, error=str(exc))
+        return Outcome(OutboxStatus.SENT, message_id=sent.message_id if sent else target)
+
+    def _record(self, row: OutboxMessage, message: Outgoing, outcome: Outcome) -> None:
+        now = self._clock.now()
+        values: dict[str, object] = {
+            "lease_owner": None,
+            "lease_until": None,
+            "last_error": outcome.error,
+        }
+        follow_up = Outbox()
+        with self._sessions() as session:
+            if outcome.status is None:
+                attempts = row.attempts + 1
+                if now - row.created_at > MAX_AGE:
+                    values.update(status=OutboxStatus.FAILED, attempts=attempts)
+                    log.error(
+                        "giving up outbox row %s for chat %s after %s attempts",
+                        row.id,
+                        row.chat_id,
+                        attempts,
+                    )
+                else:
+                    wait = outcome.retry_in if outcome.hold_chat else backoff(attempts)
+                    values.update(attempts=attempts, not_before=now + timedelta(seconds=wait))
+                    if outcome.hold_chat:
+                        outbox.hold_chat(session, row.chat_id, now + timedelta(seconds=wait))
+                    log.warning(
+                        "delivery to chat %s failed (%s); retry in %.1fs",
+                        row.chat_id,
+                        outcome.error,
+                        wait,
+                    )
+            else:
+                values.update(status=outcome.status, attempts=row.attempts + 1)
+                if outcome.status is OutboxStatus.SENT:
+                    values.update(sent_at=now, message_id=outcome.message_id)
+                    offer_id = message.offer_id or (
+                        message.edit_offer_id if message.buttons else None
+                    )
+                    if offer_id is not None and outcome.message_id is not None:
+                        session.execute(
+                            update(Offer)
+                            .where(col(Offer.id) == offer_id)
+                            .values(message_id=outcome.message_id)
+                        )
+                elif outcome.status is OutboxStatus.FAILED:
+                    log.warning(
+                        "delivery to chat %s failed for good: %s", row.chat_id, outcome.error
+                    )
+            session.execute(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.id) == row.id, col(OutboxMessage.lease_owner) == self._owner
+                )
+                .values(**values)
+            )
+            if outcome.blocked:
+                outbox.drop_chat(session, row.chat_id, "blocked")
+                self._on_blocked(session, follow_up, row.chat_id, now)
+                outbox.enqueue(session, follow_up.messages, now)
+            session.commit()
+        if follow_up.messages:
+            self.wake()

@@ -1,0 +1,221 @@
+"""The durable outbox: outgoing messages as rows, claimed with leases and paced for Telegram.
+
+A transaction that changes state writes the messages it causes into ``outbox`` before it
+commits, so a message exists exactly when its cause does. Senders in any number of instances
+claim rows with a lease; a crashed instance's claims are taken over when the lease ends.
+
+Pacing follows Telegram's limits for all instances together, with a generic cell rate
+algorithm whose state (the *theoretical arrival time*) lives in the ``pacing`` table: per
+private chat about one message a second with a short burst, per group twenty a minute, and
+thirty a second overall. Edits count like sends. A chat that got a 429 waits for exactly
+``retry_after`` without holding up the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from bot.models import GLOBAL_PACING, OutboxMessage, OutboxStatus, Pacing, as_utc
+from bot.notifier import Button, Media, Outgoing
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Telegram's limits as intervals between messages, and the bursts allowed."""
+
+    private_interval: float = 1.0
+    private_burst: int = 3
+    group_interval: float = 3.0
+    group_burst: int = 2
+    global_interval: float = 1 / 30
+    global_burst: int = 3
+
+    def for_chat(self, chat_id: int) -> tuple[timedelta, timedelta]:
+        """Interval and burst tolerance for a chat (negative ids are groups and channels)."""
+        if chat_id < 0:
+            interval, burst = self.group_interval, self.group_burst
+        else:
+            interval, burst = self.private_interval, self.private_burst
+        return timedelta(seconds=interval), timedelta(seconds=interval * (burst - 1))
+
+    @property
+    def overall(self) -> tuple[timedelta, timedelta]:
+        """Interval and burst tolerance for the bot as a whole."""
+        interval = timedelta(seconds=self.global_interval)
+        return interval, interval * (self.global_burst - 1)
+
+
+def to_payload(message: Outgoing) -> dict[str, Any]:
+    """``message`` as JSON for the outbox row."""
+    payload: dict[str, Any] = {"text": message.text}
+    if message.buttons:
+        payload["buttons"] = [[[b.text, b.data] for b in row] for row in message.buttons]
+    if message.media is not None:
+        media = message.media
+        payload["media"] = {
+            "kind": media.kind,
+            "file_id": media.file_id,
+            "latitude": media.latitude,
+            "longitude": media.longitude,
+            "caption": media.caption,
+        }
+    for key in ("edit_message_id", "edit_offer_id", "offer_id"):
+        value = getattr(message, key)
+        if value is not None:
+            payload[key] = value
+    return payload
+
+
+def from_payload(chat_id: int, payload: dict[str, Any]) -> Outgoing:
+    """The ``Outgoing`` message stored in an outbox row."""
+    media = payload.get("media")
+    return Outgoing(
+        chat_id=chat_id,
+        text=str(payload.get("text", "")),
+        buttons=tuple(
+            tuple(Button(str(text), str(data)) for text, data in row)
+            for row in payload.get("buttons", [])
+        ),
+        media=Media(**media) if media else None,
+        edit_message_id=payload.get("edit_message_id"),
+        edit_offer_id=payload.get("edit_offer_id"),
+        offer_id=payload.get("offer_id"),
+    )
+
+
+def enqueue(session: Session, messages: Iterable[Outgoing], now: datetime) -> int:
+    """Add messages to the outbox in the caller's transaction; return how many."""
+    count = 0
+    for message in messages:
+        session.add(
+            OutboxMessage(
+                chat_id=message.chat_id,
+                payload=to_payload(message),
+                not_before=now,
+                created_at=now,
+            )
+        )
+        count += 1
+    return count
+
+
+def _heads(
+    session: Session, now: datetime, horizon: datetime, limit: int
+) -> Sequence[OutboxMessage]:
+    """The oldest pending row of each chat that is due and not held by a live lease.
+
+    A chat whose oldest row is leased is skipped, so each chat's messages go out in order.
+    """
+    older = aliased(OutboxMessage)
+    earlier_pending = (
+        select(func.count())
+        .select_from(older)
+        .where(
+            older.chat_id == OutboxMessage.chat_id,
+            older.status == OutboxStatus.PENDING,
+            col(older.id) < OutboxMessage.id,
+        )
+        .scalar_subquery()
+    )
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            col(OutboxMessage.not_before) <= horizon,
+            (col(OutboxMessage.lease_until).is_(None)) | (col(OutboxMessage.lease_until) < now),
+            earlier_pending == 0,
+        )
+        .order_by(col(OutboxMessage.not_before), col(OutboxMessage.id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
+    return session.exec(query).all()
+
+
+def _pacing(session: Session, chat_id: int, now: datetime) -> Pacing:
+    row = session.get(
+        Pacing, chat_id, with_for_update=session.get_bind().dialect.name == "postgresql"
+    )
+    if row is None:
+        row = Pacing(chat_id=chat_id, tat=now)
+        session.add(row)
+    return row
+
+
+def claim(
+    session: Session,
+    *,
+    owner: str,
+    now: datetime,
+    rates: Rates,
+    horizon: timedelta = timedelta(seconds=1),
+    lease: timedelta = timedelta(seconds=30),
+    limit: int = 100,
+) -> list[OutboxMessage]:
+    """Lease due rows to ``owner`` and give each the time it may be sent at; commit after.
+
+    Rows whose pacing slot lies beyond ``horizon`` are left for a later claim. On PostgreSQL
+    the global pacing row is locked for the claim, which serialises claimers across
+    instances; SQLite runs a single instance.
+    """
+    global_row = _pacing(session, GLOBAL_PACING, now)
+    global_interval, global_burst = rates.overall
+    claimed: list[OutboxMessage] = []
+    for row in _heads(session, now, now + horizon, limit):
+        chat_row = _pacing(session, row.chat_id, now)
+        chat_interval, chat_burst = rates.for_chat(row.chat_id)
+        slot = max(
+            now,
+            row.not_before,
+            chat_row.tat - chat_burst,
+            global_row.tat - global_burst,
+        )
+        if slot > now + horizon:
+            continue
+        chat_row.tat = max(chat_row.tat, slot) + chat_interval
+        global_row.tat = max(global_row.tat, slot) + global_interval
+        row.lease_owner, row.lease_until, row.send_at = owner, slot + lease, slot
+        session.add_all([row, chat_row])
+        claimed.append(row)
+    session.add(global_row)
+    session.flush()
+    return claimed
+
+
+def hold_chat(session: Session, chat_id: int, until: datetime) -> None:
+    """Make a chat wait until ``until`` (after a 429 with ``retry_after``)."""
+    row = _pacing(session, chat_id, until)
+    row.tat = max(row.tat, until)
+    session.add(row)
+
+
+def next_due(session: Session) -> datetime | None:
+    """When the earliest pending row may be tried."""
+    value = session.exec(
+        select(func.min(OutboxMessage.not_before)).where(
+            OutboxMessage.status == OutboxStatus.PENDING
+        )
+    ).one()
+    return None if value is None else as_utc(value)
+
+
+def drop_chat(session: Session, chat_id: int, reason: str) -> int:
+    """Give up every pending message to a chat (it blocked the bot); return how many."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.chat_id) == chat_id, col(OutboxMessage.status) == OutboxStatus.PENDING
+        )
+        .values(
+            status=OutboxStatus.FAILED, last_error=reason[:300], lease_owner=None, lease_until=None
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

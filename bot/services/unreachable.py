@@ -1,0 +1,108 @@
+"""People who blocked the bot: guests keep their requests, staff are taken off duty."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot import messages
+from bot.models import (
+    ACTIVE_STATUSES,
+    EventKind,
+    Guest,
+    Offer,
+    OfferStatus,
+    Request,
+    RequestStatus,
+    Role,
+    Staff,
+)
+from bot.notifier import Outbox, Outgoing
+from bot.routing import on_duty
+from bot.services.common import Env, record
+from bot.services.offers import active_offers, offer
+
+
+def chat_blocked(session: Session, out: Outbox, env: Env, chat_id: int, now: datetime) -> None:
+    """Telegram refused a message with 403: whoever owns the chat has blocked the bot."""
+    staff = session.exec(
+        select(Staff).where(Staff.telegram_id == chat_id, col(Staff.active))
+    ).first()
+    if staff is not None:
+        staff_blocked(session, out, env, staff, now)
+    guest = session.exec(select(Guest).where(Guest.chat_id == chat_id)).first()
+    if guest is not None:
+        guest_blocked(session, guest, now)
+
+
+def guest_blocked(session: Session, guest: Guest, now: datetime) -> None:
+    """Mark the guest unreachable; their requests go on without messages to them."""
+    if guest.blocked_at is not None:
+        return
+    guest.blocked_at = now
+    session.add(guest)
+    active = session.exec(
+        select(Request).where(
+            Request.guest_id == guest.id,
+            col(Request.status).in_([*ACTIVE_STATUSES, RequestStatus.DONE]),
+        )
+    ).all()
+    for request in active:
+        record(session, request_id=request.id, kind=EventKind.GUEST_UNREACHABLE, now=now)
+
+
+def staff_blocked(session: Session, out: Outbox, env: Env, staff: Staff, now: datetime) -> None:
+    """Take the staff member off duty, hand their offers and tasks on, and tell supervisors."""
+    if staff.blocked_at is not None and not staff.on_duty:
+        return
+    staff.blocked_at, staff.on_duty = now, False
+    session.add(staff)
+    offered = session.exec(
+        select(Offer).where(Offer.staff_id == staff.id, Offer.status == OfferStatus.ACTIVE)
+    ).all()
+    session.execute(
+        update(Offer)
+        .where(col(Offer.staff_id) == staff.id, col(Offer.status) == OfferStatus.ACTIVE)
+        .values(status=OfferStatus.WITHDRAWN)
+    )
+    assigned = session.exec(
+        select(Request).where(
+            Request.assignee_id == staff.id, Request.status == RequestStatus.ACCEPTED
+        )
+    ).all()
+    handed_on: set[int] = set()
+    for request in assigned:
+        request.status, request.assignee_id, request.accepted_at, request.updated_at = (
+            RequestStatus.OPEN,
+            None,
+            None,
+            now,
+        )
+        session.add(request)
+        record(
+            session, request_id=request.id, kind=EventKind.STAFF_UNREACHABLE, now=now, actor=staff
+        )
+        handed_on.add(request.id)  # type: ignore[arg-type]
+    session.flush()
+    for row in offered:
+        handed_on.add(row.request_id)
+    for request_id in sorted(handed_on):
+        waiting = session.get(Request, request_id)
+        open_ = waiting is not None and waiting.status == RequestStatus.OPEN
+        if open_ and waiting is not None and not active_offers(session, request_id):
+            offer(session, out, env, waiting, now, exclude={staff.id})  # type: ignore[arg-type]
+    supervisors = on_duty(session, supervisors=True) or list(
+        session.exec(select(Staff).where(col(Staff.active), Staff.role == Role.SUPERVISOR))
+    )
+    for supervisor in supervisors:
+        if supervisor.id == staff.id:
+            continue
+        t = env.t(supervisor.language)
+        out.send(
+            Outgoing(
+                chat_id=supervisor.telegram_id,
+                text=messages.staff_unreachable_alert(env.hotel, t, staff, len(handed_on)),
+            )
+        )
