@@ -1,13 +1,16 @@
-"""The composition root: builds the Application from settings. Nothing here runs at import."""
+"""The composition root: builds the Application from settings and runs it. Nothing here runs at
+import time."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
 import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 from telegram import Bot, BotCommand, Update
@@ -22,6 +25,7 @@ from bot.delivery import Sender
 from bot.deps import BotData, ConciergeContext, Deps
 from bot.i18n import I18n, Translator
 from bot.outbox import Rates
+from bot.runner import Poller, Processor, StopSignals, WebhookServer
 from bot.scheduling import Timers, TimerScheduler
 from bot.services.common import Env
 from bot.services.unreachable import chat_blocked
@@ -31,6 +35,11 @@ from handlers import register
 log = logging.getLogger(__name__)
 
 ConciergeApp = Application[Any, ConciergeContext, Any, Any, BotData, Any]
+
+
+def instance_name() -> str:
+    """A name for this process in leases: host, pid and a random part."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def build_application(
@@ -43,7 +52,7 @@ def build_application(
     timers: Timers | None = None,
     rates: Rates | None = None,
 ) -> ConciergeApp:
-    """Wire settings, hotel config, database, scheduler and handlers into an Application.
+    """Wire settings, hotel config, database, sender, scheduler and handlers together.
 
     ``request`` replaces the HTTP layer (tests record calls with it); ``timers`` replaces the
     scheduler (tests record wake-ups and run timers by hand); ``rates`` replaces Telegram's
@@ -54,8 +63,7 @@ def build_application(
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
         .context_types(ContextTypes(context=ConciergeContext, bot_data=BotData))
-        .post_init(_post_init)
-        .post_shutdown(_post_shutdown)
+        .updater(None)
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
@@ -71,15 +79,16 @@ def build_application(
         scheduler = TimerScheduler(run_due, hotel.timings.sweep_interval)
         timers = scheduler
     clock = clock or SystemClock()
+    owner = instance_name()
     sender = Sender(
         application.bot,
         sessions,
         clock,
-        owner=instance_name(),
+        owner=owner,
         rates=rates or Rates(),
         on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
     )
-    deps = Deps(env=env, sessions=sessions, sender=sender, timers=timers, clock=clock)
+    deps = Deps(env=env, sessions=sessions, sender=sender, timers=timers, clock=clock, owner=owner)
     application.bot_data.deps = deps
     application.bot_data.scheduler = scheduler
     application.bot_data.engine = engine
@@ -87,25 +96,96 @@ def build_application(
     return application
 
 
-async def _post_init(application: ConciergeApp) -> None:
-    """Start the scheduler, run due work at once, and publish the command menu."""
+def processor_for(application: ConciergeApp) -> Processor:
+    """The processor that feeds stored updates to ``application``."""
+    deps = application.bot_data.deps
+    assert deps is not None
+    return Processor(
+        deps,
+        deps.owner,
+        application.process_update,
+        lambda payload: Update.de_json(payload, application.bot),
+    )
+
+
+async def serve(application: ConciergeApp, settings: Settings, *, webhook: bool) -> None:
+    """Run until SIGINT/SIGTERM: intake, processor, sender and timers.
+
+    Raises ``InvalidToken`` if Telegram rejects the token while polling.
+    """
     data = application.bot_data
     deps = data.deps
     assert deps is not None
-    if data.scheduler is not None:
-        data.scheduler.start()
-    data.sender_task = asyncio.create_task(deps.sender.run(), name="outbox-sender")
-    # One pass right away: follow-ups that fell due while the bot was down are sent now.
-    deps.timers.wake_at(deps.clock.now())
-    await _publish_commands(application, deps.env.i18n.default, deps.env.i18n.offered, deps)
-
-
-async def _publish_commands(
-    application: ConciergeApp, default: str, offered: tuple[str, ...], deps: Deps
-) -> None:
+    signals = StopSignals()
     try:
-        for code in (None, *offered):
-            t = deps.env.t(code or default)
+        await _serve(application, settings, deps, signals.event, webhook=webhook)
+    finally:
+        signals.close()
+    if data.engine is not None:
+        data.engine.dispose()
+
+
+async def _serve(
+    application: ConciergeApp,
+    settings: Settings,
+    deps: Deps,
+    stopping: asyncio.Event,
+    *,
+    webhook: bool,
+) -> None:
+    data = application.bot_data
+    processor = processor_for(application)
+    poller: Poller | None = None
+    server: WebhookServer | None = None
+    async with application:
+        if data.scheduler is not None:
+            data.scheduler.start()
+        # One pass right away: follow-ups that fell due while the bot was down are sent now.
+        deps.timers.wake_at(deps.clock.now())
+        tasks = [
+            asyncio.create_task(deps.sender.run(), name="sender"),
+            asyncio.create_task(processor.run(), name="processor"),
+        ]
+        if webhook:
+            assert settings.webhook_url is not None and settings.webhook_secret is not None
+            secret = settings.webhook_secret.get_secret_value()
+            server = WebhookServer(
+                deps, processor, secret, urlsplit(settings.webhook_url).path or "/", settings.listen
+            )
+            await server.start()
+            await application.bot.set_webhook(
+                settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
+            )
+        else:
+            await application.bot.delete_webhook()
+            poller = Poller(deps, processor, deps.env.i18n)
+            tasks.append(asyncio.create_task(poller.run(), name="poller"))
+        await _publish_commands(application, deps)
+        stop = asyncio.create_task(stopping.wait(), name="signals")
+        done, _pending = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        log.info("stopping")
+        if poller is not None:
+            poller.stop()
+        processor.stop()
+        if server is not None:
+            await server.stop()
+        await deps.sender.stop()
+        if data.scheduler is not None:
+            data.scheduler.shutdown()
+        for task in [stop, *tasks]:
+            task.cancel()
+        for task in done:
+            if task is not stop and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _publish_commands(application: ConciergeApp, deps: Deps) -> None:
+    i18n = deps.env.i18n
+    try:
+        for code in (None, *i18n.offered):
+            t = deps.env.t(code or i18n.default)
             await application.bot.set_my_commands(_guest_commands(t), language_code=code)
     except TelegramError as exc:
         log.warning("could not publish the command menu: %s", exc)
@@ -121,32 +201,8 @@ def _guest_commands(t: Translator) -> list[BotCommand]:
     ]
 
 
-async def _post_shutdown(application: ConciergeApp) -> None:
-    """Stop the scheduler and close database connections."""
-    data = application.bot_data
-    if data.deps is not None:
-        await data.deps.sender.stop()
-    if data.sender_task is not None:
-        data.sender_task.cancel()
-    if data.scheduler is not None:
-        data.scheduler.shutdown()
-    if data.engine is not None:
-        data.engine.dispose()
-
-
 async def check_telegram(settings: Settings) -> str:
-    """Ask the Bot API who we are; raises ``InvalidToken`` or ``NetworkError`` before polling."""
-    async with Bot(
-        settings.telegram_bot_token.get_secret_value(), base_url=settings.telegram_base_url
-    ) as bot:
+    """Ask the Bot API who we are; raises ``InvalidToken`` or ``NetworkError`` before running."""
+    token = settings.telegram_bot_token.get_secret_value()
+    async with Bot(token, base_url=settings.telegram_base_url) as bot:
         return bot.username
-
-
-def instance_name() -> str:
-    """A name for this process in leases: host, pid and a random part."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def run_polling(application: ConciergeApp) -> None:
-    """Run with long polling until interrupted."""
-    application.run_polling(allowed_updates=Update.ALL_TYPES)

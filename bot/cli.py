@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.config import ConfigError, HotelConfig, load_hotel_config
-from bot.db import DatabaseError, make_engine, session_factory, upgrade
+from bot.db import DatabaseError, lock_single_instance, make_engine, session_factory, upgrade
 from bot.models import Role
 from bot.services import errors
 from bot.services import staff as staff_service
@@ -80,14 +80,25 @@ def _now() -> datetime:
 
 
 @app.command()
-def run(config: ConfigOption = None) -> None:
-    """Run the bot with long polling (migrates the database first)."""
-    from bot.app import build_application, check_telegram, run_polling
+def run(
+    config: ConfigOption = None,
+    webhook: Annotated[
+        bool,
+        typer.Option(
+            "--webhook",
+            help="Receive updates on WEBHOOK_LISTEN for WEBHOOK_URL instead of long polling.",
+        ),
+    ] = False,
+) -> None:
+    """Run the bot (migrates the database first): long polling, or a webhook with --webhook."""
+    from bot.app import build_application, check_telegram, serve
 
     try:
         settings = Settings()
     except ValidationError as exc:
         _setting_error(exc)
+    if webhook and (problem := settings.webhook_problem()):
+        fail(problem)
     hotel = _hotel(config or settings.config_path)
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -99,9 +110,13 @@ def run(config: ConfigOption = None) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     engine = _database(settings.database_url)
     try:
+        lock = lock_single_instance(engine)
+    except DatabaseError as exc:
+        fail(str(exc))
+    try:
         username = asyncio.run(check_telegram(settings))
         logging.getLogger("bot").info("connected to Telegram as @%s", username)
-        run_polling(build_application(settings, hotel, engine))
+        asyncio.run(serve(build_application(settings, hotel, engine), settings, webhook=webhook))
     except InvalidToken:
         fail("Telegram rejected TELEGRAM_BOT_TOKEN; check the token from @BotFather")
     except NetworkError as exc:
@@ -111,6 +126,11 @@ def run(config: ConfigOption = None) -> None:
         )
     except TelegramError as exc:
         fail(f"Telegram refused to start the bot: {exc}", EXIT_UNREACHABLE)
+    except OSError as exc:
+        fail(f"cannot listen on {settings.webhook_listen}: {exc.strerror}", EXIT_UNREACHABLE)
+    finally:
+        if lock is not None:
+            lock.close()
 
 
 @db_app.command("upgrade")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from alembic import command
 from alembic.config import Config
@@ -65,6 +66,31 @@ def session_factory(engine: Engine) -> SessionFactory:
         return Session(engine, expire_on_commit=False)
 
     return factory
+
+
+def lock_single_instance(engine: Engine) -> IO[str] | None:
+    """On SQLite, hold an exclusive lock next to the database file for the process's lifetime.
+
+    SQLite serves one instance: a second one on the same file is refused with ``DatabaseError``.
+    Returns the open lock file (keep a reference), or None on other databases.
+    """
+    if (
+        engine.dialect.name != "sqlite"
+        or not engine.url.database
+        or engine.url.database == ":memory:"
+    ):
+        return None
+    path = Path(engine.url.database).resolve()
+    handle = path.with_name(path.name + ".lock").open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise DatabaseError(
+            f"another Concierge instance is already running on {path}; SQLite serves one "
+            "instance (use PostgreSQL to run several)"
+        ) from None
+    return handle
 
 
 def describe(engine: Engine) -> str:

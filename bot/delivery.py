@@ -141,6 +141,11 @@ class Sender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
 
+    @property
+    def bot(self) -> Bot:
+        """The Bot API client messages go through."""
+        return self._bot
+
     def wake(self) -> None:
         """New rows were committed: claim now instead of at the next poll."""
         self._wakeup.set()

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot import intake
 from bot import outbox as durable_outbox
 from bot.clock import Clock
 from bot.db import SessionFactory
@@ -46,6 +47,7 @@ class Deps:
     sender: Sender
     timers: Timers
     clock: Clock
+    owner: str = "local"
     _timer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @asynccontextmanager
@@ -60,6 +62,7 @@ class Deps:
             tx = Tx(session, outbox, self.clock.now())
             yield tx
             durable_outbox.enqueue(session, outbox.messages, tx.now)
+            intake.mark_current_done(session, tx.now)
             session.commit()
         for when in outbox.wake_times:
             self.timers.wake_at(when)
@@ -90,7 +93,6 @@ class BotData:
         self.deps: Deps | None = None
         self.scheduler: TimerScheduler | None = None
         self.engine: Engine | None = None
-        self.sender_task: asyncio.Task[None] | None = None
 
 
 class ConciergeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

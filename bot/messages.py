@@ -304,6 +304,15 @@ def edit_not_forwarded(t: Translator) -> str:
     )
 
 
+def delayed_by_outage(t: Translator) -> str:
+    """The database is down: the message waits with Telegram and will be handled."""
+    _ = t.gettext
+    return _(
+        "Sorry, a technical problem on our side delays your message. It is not lost: it will "
+        "be handled as soon as the problem is fixed. If it is urgent, please call the front desk."
+    )
+
+
 def try_again_later(t: Translator) -> str:
     """An honest answer when something broke on our side."""
     _ = t.gettext

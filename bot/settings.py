@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -22,6 +23,43 @@ class Settings(BaseSettings):
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
     config_path: Path = Field(default=EXAMPLE_CONFIG, validation_alias="CONCIERGE_CONFIG")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    webhook_url: str | None = Field(default=None, validation_alias="WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(default=None, validation_alias="WEBHOOK_SECRET")
+    webhook_listen: str = Field(default="0.0.0.0:8080", validation_alias="WEBHOOK_LISTEN")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_usable(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram allows 1-256 characters A-Z, a-z, 0-9, _ and -.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{16,256}", value.get_secret_value()
+        ):
+            raise ValueError("must be 16 to 256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT, e.g. 0.0.0.0:8080")
+        return value
+
+    @property
+    def listen(self) -> tuple[str, int]:
+        """``WEBHOOK_LISTEN`` as host and port."""
+        host, _, port = self.webhook_listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    def webhook_problem(self) -> str | None:
+        """Why webhook mode cannot start with these settings, if it cannot."""
+        if not self.webhook_url:
+            return "WEBHOOK_URL is not set (the public HTTPS URL Telegram posts updates to)"
+        if not self.webhook_url.startswith(("https://", "http://")):
+            return "WEBHOOK_URL must start with https://"
+        if self.webhook_secret is None:
+            return "WEBHOOK_SECRET is not set (16-256 characters of A-Z, a-z, 0-9, _ and -)"
+        return None
 
     @field_validator("telegram_bot_token")
     @classmethod

@@ -22,7 +22,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import messages
+from bot import intake, messages
 from bot.deps import ConciergeContext, Tx
 from bot.notifier import Button, Outbox, Outgoing
 from bot.services import guests
@@ -230,18 +230,29 @@ async def stale_button(update: Update, context: ConciergeContext) -> None:
 
 
 async def _say_sorry(update: Update, context: ConciergeContext) -> None:
+    """Apologise directly: the database may be what failed, so not through the outbox."""
     chat = update.effective_chat
     if chat is None or chat.type != chat.PRIVATE:
         return
+    # A stored update is retried automatically; one handled in memory is not.
+    durable = intake.current.get() is not None
+    text = messages.delayed_by_outage(context.t) if durable else messages.try_again_later(context.t)
     try:
-        await context.bot.send_message(chat_id=chat.id, text=messages.try_again_later(context.t))
+        await context.bot.send_message(chat_id=chat.id, text=text)
     except TelegramError:
         log.warning("could not tell chat %s about the failure", chat.id)
 
 
 async def on_error(update: object, context: ConciergeContext) -> None:
     """Log the failure with its traceback and tell the user honestly."""
+    processing = intake.current.get()
+    if processing is not None and context.error is not None:
+        processing.error = context.error
+    if isinstance(context.error, intake.AlreadyHandled):
+        return  # another instance handled this update first
     log.error("error while handling an update", exc_info=context.error)
+    if processing is not None and processing.attempt > 1:
+        return  # the guest was told on the first attempt; the update is retried
     if isinstance(update, Update):
         if update.callback_query is not None:
             with contextlib.suppress(TelegramError):

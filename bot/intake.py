@@ -1,0 +1,177 @@
+"""Durable intake: every Telegram update is stored before Telegram learns it was received.
+
+Polling asks for the next batch (which confirms the previous one) only after the previous batch
+is committed; webhook mode answers 2xx only after the insert. Updates are deduplicated by their
+``update_id`` (Telegram's ids are not always increasing). A processor in any instance claims the
+oldest pending update of each chat with a lease, so a chat's updates are handled in order and a
+dead instance's claims are taken over when the lease ends. The transaction that applies an
+update also marks it done, so handling it again after a crash changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from bot.models import InboundStatus, InboundUpdate
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class Processing:
+    """The stored update being handled in the current task."""
+
+    update_id: int
+    attempt: int = 1
+    marked: bool = False
+    error: BaseException | None = None
+
+
+current: ContextVar[Processing | None] = ContextVar("inbound_update", default=None)
+
+
+class AlreadyHandled(Exception):
+    """Another instance handled this update first; the transaction must not commit."""
+
+
+def chat_of(payload: dict[str, Any]) -> int | None:
+    """The chat (or, failing that, the user) an update belongs to, for ordering."""
+    for key in ("message", "edited_message", "channel_post", "edited_channel_post"):
+        if key in payload:
+            return int(payload[key]["chat"]["id"])
+    query = payload.get("callback_query")
+    if query is not None:
+        message = query.get("message")
+        if message and "chat" in message:
+            return int(message["chat"]["id"])
+        return int(query["from"]["id"])
+    for value in payload.values():
+        if isinstance(value, dict) and isinstance(value.get("from"), dict):
+            return int(value["from"]["id"])
+    return None
+
+
+def store(session: Session, payloads: Iterable[dict[str, Any]], now: datetime) -> int:
+    """Insert updates, ignoring ones already stored; return how many were new."""
+    rows = [
+        {
+            "update_id": int(payload["update_id"]),
+            "chat_id": chat_of(payload),
+            "payload": payload,
+            "status": InboundStatus.PENDING.value,
+            "attempts": 0,
+            "not_before": now,
+            "received_at": now,
+        }
+        for payload in payloads
+    ]
+    if not rows:
+        return 0
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(InboundUpdate).values(rows).on_conflict_do_nothing(index_elements=["update_id"])
+    )
+    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def claim(
+    session: Session, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
+) -> Sequence[InboundUpdate]:
+    """Lease the oldest pending update of each chat that is not held by a live lease."""
+    older = aliased(InboundUpdate)
+    earlier_pending = (
+        select(func.count())
+        .select_from(older)
+        .where(
+            older.chat_id == InboundUpdate.chat_id,
+            older.status == InboundStatus.PENDING,
+            col(older.received_at) <= InboundUpdate.received_at,
+            (col(older.received_at) < InboundUpdate.received_at)
+            | (col(older.update_id) < InboundUpdate.update_id),
+        )
+        .scalar_subquery()
+    )
+    query = (
+        select(InboundUpdate)
+        .where(
+            InboundUpdate.status == InboundStatus.PENDING,
+            col(InboundUpdate.not_before) <= now,
+            (col(InboundUpdate.lease_until).is_(None)) | (col(InboundUpdate.lease_until) < now),
+            (col(InboundUpdate.chat_id).is_(None)) | (earlier_pending == 0),
+        )
+        .order_by(col(InboundUpdate.received_at), col(InboundUpdate.update_id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=InboundUpdate)
+    rows = session.exec(query).all()
+    for row in rows:
+        row.lease_owner, row.lease_until = owner, now + lease
+        row.attempts += 1
+        session.add(row)
+    session.flush()
+    return rows
+
+
+def mark_done(session: Session, update_id: int, now: datetime) -> None:
+    """Mark an update handled in the caller's transaction; ``AlreadyHandled`` if it was."""
+    result = session.execute(
+        update(InboundUpdate)
+        .where(
+            col(InboundUpdate.update_id) == update_id,
+            col(InboundUpdate.status) == InboundStatus.PENDING,
+        )
+        .values(status=InboundStatus.DONE, handled_at=now, lease_owner=None, lease_until=None)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise AlreadyHandled(update_id)
+
+
+def mark_current_done(session: Session, now: datetime) -> None:
+    """Mark the update this task is handling done, once, in the caller's transaction."""
+    processing = current.get()
+    if processing is None or processing.marked:
+        return
+    mark_done(session, processing.update_id, now)
+    processing.marked = True
+
+
+def retry_later(session: Session, row: InboundUpdate, error: str, now: datetime) -> bool:
+    """Put a failed update back with a backoff; give up after ``MAX_ATTEMPTS`` (returns False)."""
+    give_up = row.attempts >= MAX_ATTEMPTS
+    session.execute(
+        update(InboundUpdate)
+        .where(
+            col(InboundUpdate.update_id) == row.update_id,
+            col(InboundUpdate.status) == InboundStatus.PENDING,
+        )
+        .values(
+            status=InboundStatus.FAILED if give_up else InboundStatus.PENDING,
+            not_before=now + timedelta(seconds=min(300, 2**row.attempts)),
+            lease_owner=None,
+            lease_until=None,
+            last_error=error[:300],
+        )
+    )
+    return not give_up
+
+
+def pending_count(session: Session) -> int:
+    """Updates stored and not yet handled."""
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(InboundUpdate)
+            .where(InboundUpdate.status == InboundStatus.PENDING)
+        ).one()
+    )

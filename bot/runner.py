@@ -1,0 +1,304 @@
+"""Running the bot: polling or webhook intake, the update processor, the sender and timers.
+
+One asyncio loop runs, side by side: the intake (long polling, or an HTTP server for the
+webhook), the processor that handles stored updates, the outbox sender and the scheduler.
+SIGINT and SIGTERM stop it cleanly; SIGKILL loses nothing that was committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import Update
+from telegram.error import InvalidToken, TelegramError
+
+from bot import intake, messages, outbox
+from bot.deps import Deps
+from bot.i18n import I18n
+from bot.notifier import Outgoing
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT = 25
+LEASE = timedelta(seconds=60)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class Processor:
+    """Handles stored updates through the Application, in every instance."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        owner: str,
+        handle: Callable[[Update], Awaitable[None]],
+        make_update: Callable[[dict[str, Any]], Update],
+        poll_interval: float = 0.5,
+    ) -> None:
+        self._deps = deps
+        self._owner = owner
+        self._handle = handle
+        self._make_update = make_update
+        self._poll_interval = poll_interval
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        """New updates were stored."""
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        """Stop after the update under way."""
+        self._stopping = True
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Claim and handle updates until stopped."""
+        while not self._stopping:
+            self._wakeup.clear()
+            try:
+                handled = await self.drain()
+            except SQLAlchemyError as exc:
+                log.warning("cannot read stored updates (%s); retrying", _first_line(exc))
+                handled = 0
+            if handled:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+
+    async def drain(self) -> int:
+        """Handle every stored update that is due now; return how many were handled."""
+        count = 0
+        while not self._stopping:
+            with self._deps.sessions() as session:
+                rows = intake.claim(
+                    session, owner=self._owner, now=self._deps.clock.now(), lease=LEASE
+                )
+                session.commit()
+            if not rows:
+                return count
+            for row in rows:
+                if self._stopping:
+                    break
+                await self._process(row)
+                count += 1
+        return count
+
+    async def _process(self, row: Any) -> None:
+        processing = intake.Processing(update_id=row.update_id, attempt=row.attempts)
+        token = intake.current.set(processing)
+        try:
+            await self._handle(self._make_update(row.payload))
+        except Exception as exc:  # the Application already reports handler errors
+            processing.error = exc
+        finally:
+            intake.current.reset(token)
+        now = self._deps.clock.now()
+        with self._deps.sessions() as session:
+            failed = processing.error is not None and not isinstance(
+                processing.error, intake.AlreadyHandled
+            )
+            if failed and not processing.marked:
+                if not intake.retry_later(session, row, repr(processing.error), now):
+                    log.error("giving up update %s after %s attempts", row.update_id, row.attempts)
+                    outbox.enqueue(session, self._give_up_notice(row.payload), now)
+            elif not processing.marked:
+                with contextlib.suppress(intake.AlreadyHandled):
+                    intake.mark_done(session, row.update_id, now)
+            session.commit()
+
+    def _give_up_notice(self, payload: dict[str, Any]) -> list[Outgoing]:
+        """Ask the sender to send again, in their language, when their update cannot be handled."""
+        message = payload.get("message") or {}
+        chat = message.get("chat") or {}
+        if chat.get("type") != "private":
+            return []
+        i18n = self._deps.env.i18n
+        t = i18n.translator(i18n.negotiate((message.get("from") or {}).get("language_code")))
+        return [Outgoing(chat_id=int(chat["id"]), text=messages.try_again_later(t))]
+
+
+class Poller:
+    """Long polling that confirms a batch to Telegram only after it is stored."""
+
+    def __init__(self, deps: Deps, processor: Processor, i18n: I18n) -> None:
+        self._deps = deps
+        self._processor = processor
+        self._i18n = i18n
+        self._stopping = asyncio.Event()
+        self._apologised: set[int] = set()
+
+    def stop(self) -> None:
+        """Stop polling; the update batch not yet asked for stays with Telegram."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Poll until stopped. ``InvalidToken`` ends the run."""
+        bot = self._deps.sender.bot
+        offset: int | None = None
+        failures = 0
+        while not self._stopping.is_set():
+            arguments: dict[str, Any] = {"timeout": POLL_TIMEOUT}
+            if offset is not None:
+                arguments["offset"] = offset
+            try:
+                batch = await bot.do_api_request(
+                    "getUpdates", api_kwargs=arguments, read_timeout=POLL_TIMEOUT + 10
+                )
+                failures = 0
+            except InvalidToken:
+                raise
+            except TelegramError as exc:
+                failures += 1
+                log.warning("getUpdates failed (%s); retrying", exc)
+                await self._pause(min(30.0, 0.5 * 2**failures))
+                continue
+            payloads = (
+                [item for item in batch if isinstance(item, dict)]
+                if isinstance(batch, list)
+                else []
+            )
+            if not payloads:
+                continue
+            await self._store(payloads)
+            # Asking with this offset confirms the batch: it is committed by now.
+            offset = max(int(p["update_id"]) for p in payloads) + 1
+            self._processor.wake()
+
+    async def _store(self, payloads: list[dict[str, Any]]) -> None:
+        failures = 0
+        while True:
+            try:
+                with self._deps.sessions() as session:
+                    intake.store(session, payloads, self._deps.clock.now())
+                    session.commit()
+                self._apologised.clear()
+                return
+            except SQLAlchemyError as exc:
+                failures += 1
+                log.error(
+                    "cannot store %s updates (%s); Telegram keeps them meanwhile",
+                    len(payloads),
+                    _first_line(exc),
+                )
+                await apologise(self._deps, self._i18n, payloads, self._apologised)
+                if await self._pause(min(30.0, 0.5 * 2**failures)):
+                    raise asyncio.CancelledError from exc
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait; True if stopping meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        return self._stopping.is_set()
+
+
+async def apologise(deps: Deps, i18n: I18n, payloads: list[dict[str, Any]], told: set[int]) -> None:
+    """Tell each private chat once that its message waits for a technical problem to clear.
+
+    The database is down, so this is the one message sent without the outbox.
+    """
+    for payload in payloads:
+        message = payload.get("message") or {}
+        chat = message.get("chat") or {}
+        if chat.get("type") != "private" or chat.get("id") in told:
+            continue
+        told.add(int(chat["id"]))
+        language = (message.get("from") or {}).get("language_code")
+        t = i18n.translator(i18n.negotiate(language))
+        with contextlib.suppress(TelegramError):
+            await deps.sender.bot.send_message(
+                chat_id=chat["id"], text=messages.delayed_by_outage(t)
+            )
+
+
+class WebhookServer:
+    """Receives updates over HTTPS (behind a proxy) and stores them before answering 200."""
+
+    def __init__(
+        self, deps: Deps, processor: Processor, secret: str, path: str, listen: tuple[str, int]
+    ) -> None:
+        self._deps = deps
+        self._processor = processor
+        self._secret = secret.encode()
+        self._path = path
+        self._listen = listen
+        self._runner: web.AppRunner | None = None
+
+    def app(self) -> web.Application:
+        """The aiohttp application: the webhook path and ``/healthz``."""
+        app = web.Application(client_max_size=2**20)
+        app.router.add_post(self._path, self.receive)
+        app.router.add_get("/healthz", self.health)
+        return app
+
+    async def start(self) -> None:
+        """Start listening."""
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._listen[0], self._listen[1])
+        await site.start()
+        log.info("webhook listening on %s:%s%s", self._listen[0], self._listen[1], self._path)
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def receive(self, request: web.Request) -> web.Response:
+        """Check the secret, store the update, then answer 200 (never before the insert)."""
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self._secret):
+            return web.Response(status=403, text="forbidden")
+        try:
+            payload = await request.json()
+            int(payload["update_id"])
+        except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+            return web.Response(status=400, text="not a Telegram update")
+        try:
+            with self._deps.sessions() as session:
+                intake.store(session, [payload], self._deps.clock.now())
+                session.commit()
+        except SQLAlchemyError as exc:
+            log.error("cannot store an update (%s); Telegram will send it again", _first_line(exc))
+            return web.Response(status=503, text="database unavailable")
+        self._processor.wake()
+        return web.Response(status=200, text="ok")
+
+    async def health(self, _request: web.Request) -> web.Response:
+        """200 when the database answers, 503 otherwise."""
+        try:
+            with self._deps.sessions() as session:
+                session.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return web.json_response({"status": "database unavailable"}, status=503)
+        return web.json_response({"status": "ok"})
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+class StopSignals:
+    """SIGINT and SIGTERM set an event instead of killing the process; install it first thing."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._loop.add_signal_handler(sig, self.event.set)
+
+    def close(self) -> None:
+        """Give the signals back to their default handlers."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._loop.remove_signal_handler(sig)
