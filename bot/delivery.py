@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
 
 from bot import outbox
 from bot.clock import Clock
@@ -183,22 +185,26 @@ class Sender:
             await asyncio.wait(set(self._tasks), timeout=10)
 
     async def drain(self) -> int:
-        """Deliver everything due now, waiting for each row's slot; return how many were tried.
+        """Deliver everything due now; return how many rows were tried.
 
-        For tests and for a clean shutdown: unlike ``run`` it returns once nothing is due.
+        For tests: unlike ``run`` it claims nothing ahead of time and returns once nothing is due.
         """
         tried = 0
         while True:
-            claimed = self._claim()
+            claimed = self._claim(horizon=timedelta(0))
             if not claimed:
                 return tried
             await asyncio.gather(*(self._deliver(row) for row in claimed))
             tried += len(claimed)
 
-    def _claim(self) -> list[OutboxMessage]:
+    def _claim(self, horizon: timedelta = timedelta(seconds=1)) -> list[OutboxMessage]:
         with self._sessions() as session:
             rows = outbox.claim(
-                session, owner=self._owner, now=self._clock.now(), rates=self._rates
+                session,
+                owner=self._owner,
+                now=self._clock.now(),
+                rates=self._rates,
+                horizon=horizon,
             )
             session.commit()
             return rows
@@ -233,7 +239,9 @@ class Sender:
         try:
             sent = await send(self._bot, message, target)
         except RetryAfter as exc:
-            retry = exc.retry_after
+            with warnings.catch_warnings():  # an int today, a timedelta in a later release
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                retry = exc.retry_after
             seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
             return Outcome(
                 None, retry_in=seconds, hold_chat=True, error=f"429 retry after {seconds}"

@@ -79,9 +79,12 @@ def store(session: Session, payloads: Iterable[dict[str, Any]], now: datetime) -
         return 0
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(InboundUpdate).values(rows).on_conflict_do_nothing(index_elements=["update_id"])
+        insert(InboundUpdate)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(col(InboundUpdate.update_id))
     )
-    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    return len(session.execute(statement).all())
 
 
 def claim(

@@ -149,12 +149,12 @@ class Poller:
         offset: int | None = None
         failures = 0
         while not self._stopping.is_set():
-            arguments: dict[str, Any] = {"timeout": POLL_TIMEOUT}
-            if offset is not None:
-                arguments["offset"] = offset
             try:
-                batch = await bot.do_api_request(
-                    "getUpdates", api_kwargs=arguments, read_timeout=POLL_TIMEOUT + 10
+                batch = await bot.get_updates(
+                    offset=offset,
+                    timeout=POLL_TIMEOUT,
+                    read_timeout=POLL_TIMEOUT + 10,
+                    allowed_updates=Update.ALL_TYPES,
                 )
                 failures = 0
             except InvalidToken:
@@ -164,19 +164,17 @@ class Poller:
                 log.warning("getUpdates failed (%s); retrying", exc)
                 await self._pause(min(30.0, 0.5 * 2**failures))
                 continue
-            payloads = (
-                [item for item in batch if isinstance(item, dict)]
-                if isinstance(batch, list)
-                else []
-            )
-            if not payloads:
+            if not batch:
                 continue
-            await self._store(payloads)
+            payloads = [update.to_dict() for update in batch]
+            if not await self._store(payloads):
+                return  # stopping: the batch stays unconfirmed with Telegram
             # Asking with this offset confirms the batch: it is committed by now.
             offset = max(int(p["update_id"]) for p in payloads) + 1
             self._processor.wake()
 
-    async def _store(self, payloads: list[dict[str, Any]]) -> None:
+    async def _store(self, payloads: list[dict[str, Any]]) -> bool:
+        """Store the batch, retrying while the database is down; False if stopped first."""
         failures = 0
         while True:
             try:
@@ -184,7 +182,7 @@ class Poller:
                     intake.store(session, payloads, self._deps.clock.now())
                     session.commit()
                 self._apologised.clear()
-                return
+                return True
             except SQLAlchemyError as exc:
                 failures += 1
                 log.error(
@@ -194,7 +192,7 @@ class Poller:
                 )
                 await apologise(self._deps, self._i18n, payloads, self._apologised)
                 if await self._pause(min(30.0, 0.5 * 2**failures)):
-                    raise asyncio.CancelledError from exc
+                    return False
 
     async def _pause(self, seconds: float) -> bool:
         """Wait; True if stopping meanwhile."""

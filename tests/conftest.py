@@ -4,7 +4,7 @@ hotel, a fake clock, and the people of the hotel."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+from bot import outbox
 from bot.clock import FakeClock
 from bot.config import HotelConfig, load_hotel_config
 from bot.db import make_engine, session_factory, upgrade
@@ -22,6 +23,7 @@ from bot.models import Offer, Role, Staff
 from bot.notifier import Outbox
 from bot.services import staff as staff_service
 from bot.services.common import Env, Person
+from tests.harness import Bot, make_bot
 
 HERE = Path(__file__).parent
 TEST_HOTEL = HERE / "hotel.test.toml"
@@ -102,20 +104,27 @@ def session(engine: Engine) -> Iterator[Session]:
 class Desk:
     """Runs service calls the way the bot does: one transaction, its outbox kept for asserts."""
 
-    def __init__(self, engine: Engine, env: Env, clock: FakeClock) -> None:
+    def __init__(
+        self, engine: Engine, env: Env, clock: FakeClock, *, durable: bool = False
+    ) -> None:
         self.sessions = session_factory(engine)
         self.env = env
         self.clock = clock
         self.outbox = Outbox()
         self._message_ids = 0
+        self.durable = durable
 
     def __call__(self, action: Callable[[Session, Outbox, Env, datetime], T]) -> T:
         """Run ``action`` in a committed transaction; its messages are in ``self.outbox``."""
         self.outbox = Outbox()
         with self.sessions() as session:
             result = action(session, self.outbox, self.env, self.clock.now())
-            session.commit()
-            self._deliver(session)
+            if self.durable:  # as the bot does: the messages join the outbox in the same commit
+                outbox.enqueue(session, self.outbox.messages, self.clock.now())
+                session.commit()
+            else:
+                session.commit()
+                self._deliver(session)
         return result
 
     def _deliver(self, session: Session) -> None:
@@ -146,6 +155,12 @@ class Desk:
 @pytest.fixture
 def desk(engine: Engine, env: Env, clock: FakeClock) -> Desk:
     return Desk(engine, env, clock)
+
+
+@pytest.fixture
+def durable_desk(engine: Engine, env: Env, clock: FakeClock) -> Desk:
+    """A desk whose messages go into the real outbox, for the sender to deliver."""
+    return Desk(engine, env, clock, durable=True)
 
 
 def register(
@@ -207,3 +222,12 @@ def guest_room_412() -> Person:
 @pytest.fixture
 def guest_italian() -> Person:
     return Person(telegram_id=5002, chat_id=5002, first_name="Giulia", language_code="it")
+
+
+@pytest.fixture
+async def bot(engine: Engine, hotel: HotelConfig, clock: FakeClock) -> AsyncIterator[Bot]:
+    """The whole application, with Telegram recorded at its HTTP boundary."""
+    harness = make_bot(engine, hotel, clock)
+    await harness.app.initialize()
+    yield harness
+    await harness.app.shutdown()

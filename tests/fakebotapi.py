@@ -7,11 +7,12 @@ so requests arrive at ``/bot<TOKEN>/<method>``).
 
 The fake plays two roles:
 
-* **Telegram's servers** for the bot: ``getUpdates`` long polling with offsets, message sending
-  and editing with Telegram's result objects and error messages (``message is not modified``,
-  ``can't parse entities``, ``bot was blocked by the user``, ...), commands, files.
+* **Telegram's servers** for the bot: ``getUpdates`` long polling with offsets or webhook
+  delivery, message sending and editing with Telegram's result objects and error messages
+  (``message is not modified``, ``can't parse entities``, ``bot was blocked by the user``, ...),
+  commands, files.
 * **Telegram users** for the test: :meth:`FakeBotAPI.user_message`, :meth:`FakeBotAPI.callback`
-  and friends build realistic updates and queue them for the bot's next ``getUpdates``.
+  and friends build realistic updates and queue them for the bot.
 
 Every request is recorded in :attr:`FakeBotAPI.calls`; :meth:`FakeBotAPI.wait_for_call`,
 :meth:`FakeBotAPI.wait_for_message` and :meth:`FakeBotAPI.wait_until` wait (without sleeping)
@@ -19,19 +20,57 @@ for the bot to do something; :attr:`FakeBotAPI.polling` tells whether a long pol
 :meth:`FakeBotAPI.fail_next`, :meth:`FakeBotAPI.delay_next` and :meth:`FakeBotAPI.block_chat`
 inject faults.
 
+Webhook mode
+------------
+
+Once the bot calls ``setWebhook`` with a URL, queued updates are no longer handed out by
+``getUpdates`` (it answers 409, as Telegram does) but POSTed to the webhook as a JSON body
+(``Content-Type: application/json``, plus ``X-Telegram-Bot-Api-Secret-Token`` when a
+``secret_token`` was set). Delivery follows Telegram's rules:
+
+* an update leaves the queue only when the webhook answers 2xx; any other status, a connection
+  error or a timeout (:attr:`FakeBotAPI.webhook_timeout`, 10 s by default) is a failure, recorded
+  in ``getWebhookInfo``'s ``last_error_date``/``last_error_message``, and the update is retried
+  after a backoff (0.05 s doubling up to 2 s by default, far shorter than Telegram's, so tests
+  stay fast). Nothing is lost; ``pending_update_count`` counts updates not yet acknowledged;
+* at most ``max_connections`` (default 40, clamped to 1..100) deliveries are in flight at once;
+* updates of one chat are delivered in order: a later update of a chat is not sent while an
+  earlier one of that chat is pending (in flight or waiting for its retry); other chats go on;
+* a non-empty ``allowed_updates`` list drops updates of other types pushed while it is set;
+* ``deleteWebhook`` stops delivery (in-flight attempts are cancelled and count as failed): the
+  pending updates are available to ``getUpdates`` again, or dropped with
+  ``drop_pending_updates``.
+
+Unlike Telegram, the fake accepts ``http://`` webhook URLs and never resolves the host at
+``setWebhook`` time, since local bots listen on plain HTTP behind the scenes.
+
+:meth:`FakeBotAPI.set_webhook_targets` emulates a load balancer in front of several bot
+instances: the bot registers its public URL (e.g. ``http://lb.invalid/telegram``) and the fake
+actually delivers round-robin to the given local URLs; a retry after a failed attempt (connection
+refused because the instance was killed, a non-2xx answer, a timeout) goes to the next target.
+Every attempt is recorded as a :class:`Delivery` in :attr:`FakeBotAPI.deliveries`;
+:meth:`FakeBotAPI.wait_for_delivery` waits for one.
+
+Threads and standalone use
+--------------------------
+
 :class:`FakeBotAPI` runs in the caller's event loop; :class:`FakeBotAPIThread` runs it in a
 daemon thread with its own loop and offers synchronous, thread-safe versions of the helpers, for
 synchronous tests and scripts that drive the bot as a subprocess.
 
 Standalone use (prints the base URL, runs until SIGINT/SIGTERM)::
 
-    python -m tests.fakebotapi --port 8081 --token 123456:TEST
+    python -m tests.fakebotapi --port 8081 --token 123456:TEST \\
+        --webhook-target http://127.0.0.1:8001/telegram \\
+        --webhook-target http://127.0.0.1:8002/telegram
 
 A standalone server can be driven over HTTP through its control routes:
 ``POST /_control/updates`` (a raw update as JSON body), ``POST /_control/user_message``
 (``{"user_id": 1, "text": "/start"}``, optional ``first_name``, ``language_code``, ``chat_id``),
 ``POST /_control/callback`` (``{"user_id": 1, "chat_id": 1, "message_id": 2, "data": "x"}``),
-``GET /_control/calls?since=N`` and ``GET /_control/messages/{chat_id}``.
+``POST /_control/webhook_targets`` (``{"urls": ["http://127.0.0.1:8001/telegram"]}``, ``null``
+or ``[]`` to deliver to the URL given in ``setWebhook`` again), ``GET /_control/calls?since=N``,
+``GET /_control/deliveries?since=N`` and ``GET /_control/messages/{chat_id}``.
 """
 
 from __future__ import annotations
@@ -40,6 +79,7 @@ import argparse
 import asyncio
 import contextlib
 import copy
+import errno
 import html
 import itertools
 import json
@@ -54,11 +94,13 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
+import aiohttp
 from aiohttp import web
 
 __all__ = [
     "ApiError",
     "Call",
+    "Delivery",
     "FakeBotAPI",
     "FakeBotAPIThread",
     "Upload",
@@ -67,6 +109,7 @@ __all__ = [
 
 JSONDict = dict[str, Any]
 CallPredicate = Callable[["Call"], bool]
+DeliveryPredicate = Callable[["Delivery"], bool]
 TextPredicate = Callable[[str], bool]
 
 _P = ParamSpec("_P")
@@ -90,6 +133,10 @@ _CONFLICT_WEBHOOK = (
     "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
     "the webhook first"
 )
+_CONFLICT_SET_WEBHOOK = "Conflict: terminated by setWebhook request"
+_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_WEBHOOK_URL_RE = re.compile(r"https?://[^/?#\s]+(?:[/?#]\S*)?", re.IGNORECASE)
 
 # Parameters whose string values are free text or identifiers and must never be decoded.
 _STRING_FIELDS = frozenset(
@@ -275,6 +322,45 @@ class Call:
             "status": self.status,
             "description": self.description,
             "result": self.result,
+        }
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One attempt of the fake to POST an update to the webhook.
+
+    ``url`` is where the attempt went (a load-balancer target or the webhook URL), ``attempt``
+    counts the attempts for this update (1 for the first). ``status`` is the HTTP status of the
+    answer, ``None`` when there was none (connection refused, timeout, cancelled); ``error`` is
+    the message ``getWebhookInfo`` reports for a failed attempt (``None`` on success). ``time``
+    is ``time.monotonic()`` when the attempt started, ``completed`` when it ended.
+    """
+
+    index: int
+    url: str
+    update_id: int
+    attempt: int
+    time: float
+    completed: float
+    status: int | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the webhook acknowledged the update (answered 2xx)."""
+        return self.error is None
+
+    def to_json(self) -> JSONDict:
+        """A JSON-serialisable view."""
+        return {
+            "index": self.index,
+            "url": self.url,
+            "update_id": self.update_id,
+            "attempt": self.attempt,
+            "time": self.time,
+            "completed": self.completed,
+            "status": self.status,
+            "error": self.error,
         }
 
 
@@ -701,6 +787,13 @@ def _call_matcher(predicate: CallPredicate | str) -> CallPredicate:
     return predicate
 
 
+def _delivery_matcher(predicate: DeliveryPredicate | int) -> DeliveryPredicate:
+    if isinstance(predicate, int):
+        update_id = predicate
+        return lambda delivery: delivery.ok and delivery.update_id == update_id
+    return predicate
+
+
 @dataclass
 class _Stored:
     message: JSONDict
@@ -728,6 +821,70 @@ class _Fault:
     remaining: int
 
 
+@dataclass(frozen=True)
+class _Webhook:
+    url: str
+    secret_token: str | None
+    max_connections: int
+    allowed_updates: tuple[str, ...] | None
+
+
+@dataclass
+class _Pending:
+    """Webhook delivery state of one queued update."""
+
+    chat: int | None
+    attempts: int = 0
+    retry_at: float = 0.0
+    target: int | None = None
+
+
+def _update_type(update: JSONDict) -> str | None:
+    """The update's kind (``message``, ``callback_query``, ...)."""
+    return next((name for name in update if name != "update_id"), None)
+
+
+def _ordering_key(update: JSONDict) -> int | None:
+    """The chat whose updates must be delivered in order (the user's for chat-less updates)."""
+    kind = _update_type(update)
+    payload = update.get(kind) if kind is not None else None
+    if not isinstance(payload, dict):
+        return None
+    chat = payload.get("chat")
+    if not isinstance(chat, dict) and isinstance(payload.get("message"), dict):
+        chat = payload["message"].get("chat")
+    if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+        return int(chat["id"])
+    user = payload.get("from", payload.get("user"))
+    if isinstance(user, dict) and isinstance(user.get("id"), int):
+        return int(user["id"])
+    return None
+
+
+def _delivery_error(exc: BaseException) -> str:
+    """The ``last_error_message`` Telegram reports for a failed connection."""
+    if isinstance(exc, asyncio.CancelledError):
+        return "Delivery cancelled"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "Failed to resolve host: Name or service not known"
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "Connection timed out"
+    if isinstance(exc, TimeoutError):
+        return "Read timeout expired"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if exc.os_error.errno == errno.ECONNREFUSED:
+            return "Connection refused"
+        return f"Connection failed: {exc.os_error.strerror or exc.os_error}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "Connection closed by the webhook"
+    return f"Connection error: {type(exc).__name__}: {exc}"
+
+
+def _check_webhook_url(url: str) -> None:
+    if not _WEBHOOK_URL_RE.fullmatch(url):
+        raise ValueError(f"not an http(s) URL: {url!r}")
+
+
 _Handler = Callable[[JSONDict], Coroutine[Any, Any, Any]]
 
 
@@ -735,9 +892,11 @@ class FakeBotAPI:
     """A fake Telegram Bot API server running in the current event loop.
 
     Public state: ``base_url`` / ``base_file_url`` (after :meth:`start`), ``calls`` (every
-    request, in order of completion), ``webhook_url``, and ``on_call`` (an optional callback
-    invoked with each recorded :class:`Call`). Not thread-safe: use :class:`FakeBotAPIThread`
-    from other threads.
+    request, in order of completion), ``webhook_url``, ``deliveries`` (every webhook delivery
+    attempt, in order of completion), ``on_call`` (an optional callback invoked with each
+    recorded :class:`Call`), and the webhook tuning ``webhook_timeout``,
+    ``webhook_retry_initial`` and ``webhook_retry_max`` (seconds; the keyword arguments of the
+    same names set them). Not thread-safe: use :class:`FakeBotAPIThread` from other threads.
     """
 
     def __init__(
@@ -749,6 +908,9 @@ class FakeBotAPI:
         port: int = 0,
         *,
         bot_first_name: str = "Concierge",
+        webhook_timeout: float = 10.0,
+        webhook_retry_initial: float = 0.05,
+        webhook_retry_max: float = 2.0,
     ) -> None:
         self.token = token
         self.bot_id = bot_id
@@ -760,7 +922,19 @@ class FakeBotAPI:
         self.base_file_url = ""
         self.calls: list[Call] = []
         self.on_call: Callable[[Call], None] | None = None
-        self.webhook_url = ""
+        self.deliveries: list[Delivery] = []
+        self.webhook_timeout = webhook_timeout
+        self.webhook_retry_initial = webhook_retry_initial
+        self.webhook_retry_max = webhook_retry_max
+        self._webhook: _Webhook | None = None
+        self._webhook_error: tuple[int, str] | None = None
+        self._webhook_targets: list[str] | None = None
+        self._round_robin = 0
+        self._pending: dict[int, _Pending] = {}
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._dispatch_wakeup = asyncio.Event()
+        self._client: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._closing = False
         self._changed = asyncio.Event()
@@ -800,6 +974,8 @@ class FakeBotAPI:
         app.router.add_post("/_control/callback", self._control_callback)
         app.router.add_get("/_control/calls", self._control_calls)
         app.router.add_get("/_control/messages/{chat_id}", self._control_messages)
+        app.router.add_post("/_control/webhook_targets", self._control_webhook_targets)
+        app.router.add_get("/_control/deliveries", self._control_deliveries)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         app.router.add_route("GET", "/{tail:.*}", self._handle)
         app.router.add_route("POST", "/{tail:.*}", self._handle)
@@ -819,12 +995,18 @@ class FakeBotAPI:
             host = f"[{host}]"
         self.base_url = f"http://{host}:{self.port}/bot"
         self.base_file_url = f"http://{host}:{self.port}/file/bot"
+        if self._webhook is not None:
+            self._start_dispatcher()
         return self
 
     async def stop(self) -> None:
-        """Answer pending long polls and delays, then close the server."""
+        """Answer pending long polls and delays, stop webhook delivery, then close the server."""
         self._closing = True
         self._fire()
+        await self._stop_delivery()
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -843,12 +1025,19 @@ class FakeBotAPI:
     # ---------------------------------------------------------------- test helpers
 
     def push_update(self, update: JSONDict) -> int:
-        """Assign the next ``update_id`` to ``update`` and queue it for ``getUpdates``."""
+        """Assign the next ``update_id`` to ``update`` and queue it for the bot.
+
+        The bot gets it from ``getUpdates`` or, with a webhook set, by webhook delivery. An
+        update whose type the webhook's ``allowed_updates`` excludes is dropped, as by Telegram.
+        """
         update_id = self._next_update_id
         self._next_update_id += 1
         update["update_id"] = update_id
         self._pushed_at[update_id] = time.monotonic()
-        self._updates.append(update)
+        allowed = self._webhook.allowed_updates if self._webhook is not None else None
+        if not allowed or _update_type(update) in allowed:
+            self._updates.append(update)
+            self._dispatch_wakeup.set()
         self._fire()
         return update_id
 
@@ -862,8 +1051,53 @@ class FakeBotAPI:
         return self._pushed_at[update_id]
 
     def pending_updates(self) -> list[JSONDict]:
-        """Updates queued and not yet confirmed by an offset."""
+        """Updates queued and not yet confirmed (by an offset or a 2xx webhook answer)."""
         return copy.deepcopy(self._updates)
+
+    @property
+    def webhook_url(self) -> str:
+        """The URL set with ``setWebhook`` ("" when no webhook is set)."""
+        return self._webhook.url if self._webhook is not None else ""
+
+    def webhook_info(self) -> JSONDict:
+        """What ``getWebhookInfo`` answers now."""
+        info: JSONDict = {
+            "url": self.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+        if self._webhook is None:
+            return info
+        if self._webhook_error is not None:
+            info["last_error_date"], info["last_error_message"] = self._webhook_error
+        info["max_connections"] = self._webhook.max_connections
+        if self._webhook.allowed_updates:
+            info["allowed_updates"] = list(self._webhook.allowed_updates)
+        return info
+
+    @property
+    def webhook_targets(self) -> list[str] | None:
+        """The load-balancer targets set by :meth:`set_webhook_targets` (``None``: none)."""
+        return None if self._webhook_targets is None else list(self._webhook_targets)
+
+    def set_webhook_targets(self, urls: list[str] | None) -> None:
+        """Deliver webhook updates round-robin to ``urls`` instead of the ``setWebhook`` URL.
+
+        This emulates a load balancer in front of several bot instances that all registered the
+        same public URL. A retry after a failed attempt goes to the target after the one that
+        failed. ``None`` (or an empty list) delivers to the ``setWebhook`` URL again. Updates
+        waiting for a retry are retried right away.
+        """
+        targets = list(urls) if urls else None
+        for url in targets or []:
+            _check_webhook_url(url)
+        self._webhook_targets = targets
+        self._round_robin = 0
+        for pending in self._pending.values():
+            pending.retry_at = 0.0
+            pending.target = None
+        self._dispatch_wakeup.set()
+        self._fire()
 
     def user_message(
         self,
@@ -1162,6 +1396,33 @@ class FakeBotAPI:
 
         return await self._wait_calls(pick, timeout, since, f"message to chat {chat_id}")
 
+    async def wait_for_delivery(
+        self,
+        predicate: DeliveryPredicate | int,
+        timeout: float = 10.0,  # noqa: ASYNC109 - same convention as the other waits
+        since: int = 0,
+    ) -> Delivery:
+        """First delivery attempt at index >= ``since`` matching ``predicate``.
+
+        An ``int`` predicate matches the successful delivery of that ``update_id``.
+        """
+        matches = _delivery_matcher(predicate)
+        what = "matching delivery"
+        if isinstance(predicate, int):
+            what = f"successful delivery of update {predicate}"
+        cursor = since
+
+        def scan() -> Delivery | None:
+            nonlocal cursor
+            while cursor < len(self.deliveries):
+                delivery = self.deliveries[cursor]
+                cursor += 1
+                if matches(delivery):
+                    return delivery
+            return None
+
+        return await self._wait(scan, timeout, f"{what} since delivery #{since}")
+
     async def wait_until(
         self,
         condition: Callable[[], bool],
@@ -1220,7 +1481,150 @@ class FakeBotAPI:
             for c in self.calls[-15:]
         )
         state = "the fake was stopped" if self._closing else f"{seconds}s passed"
-        raise AssertionError(f"no {what}; {state}. Last calls:\n{recent or '  (none)'}")
+        message = f"no {what}; {state}. Last calls:\n{recent or '  (none)'}"
+        if self.deliveries:
+            message += "\nLast webhook deliveries:\n" + "\n".join(
+                f"  #{d.index} update {d.update_id} -> {d.url}: {d.error or d.status}"
+                for d in self.deliveries[-15:]
+            )
+        raise AssertionError(message)
+
+    # ---------------------------------------------------------------- internals: webhook delivery
+
+    def _start_dispatcher(self) -> None:
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = asyncio.create_task(self._dispatch(), name="FakeBotAPI webhook")
+        self._dispatch_wakeup.set()
+
+    async def _stop_delivery(self) -> None:
+        """Stop the dispatcher and cancel in-flight attempts (their updates stay queued)."""
+        tasks = list(self._in_flight.values())
+        if self._dispatcher is not None:
+            tasks.append(self._dispatcher)
+            self._dispatcher = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._pending.clear()
+
+    async def _dispatch(self) -> None:
+        while self._webhook is not None and not self._closing:
+            self._dispatch_wakeup.clear()
+            wake_in = self._start_deliveries(self._webhook)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dispatch_wakeup.wait(), wake_in)
+
+    def _start_deliveries(self, webhook: _Webhook) -> float | None:
+        """Start every delivery allowed now; returns the delay until a retry becomes due."""
+        now = time.monotonic()
+        wake_in: float | None = None
+        queued = {update["update_id"] for update in self._updates}
+        for update_id in [u for u in self._pending if u not in queued]:
+            if update_id not in self._in_flight:
+                del self._pending[update_id]
+        earlier: set[int] = set()
+        for update in self._updates:
+            if len(self._in_flight) >= webhook.max_connections:
+                break
+            update_id = update["update_id"]
+            pending = self._pending.get(update_id)
+            if pending is None:
+                pending = self._pending[update_id] = _Pending(_ordering_key(update))
+            if pending.chat is not None:
+                if pending.chat in earlier:
+                    continue
+                earlier.add(pending.chat)
+            if update_id in self._in_flight:
+                continue
+            if pending.retry_at > now:
+                due = pending.retry_at - now
+                wake_in = due if wake_in is None else min(wake_in, due)
+                continue
+            targets = self._webhook_targets or [webhook.url]
+            if pending.target is None:
+                pending.target = self._round_robin % len(targets)
+                self._round_robin += 1
+            else:
+                pending.target = (pending.target + 1) % len(targets)
+            pending.attempts += 1
+            body = json.dumps(update, ensure_ascii=False).encode()
+            self._in_flight[update_id] = asyncio.create_task(
+                self._deliver(webhook, update_id, targets[pending.target], body, pending.attempts),
+                name=f"FakeBotAPI webhook update {update_id}",
+            )
+        return wake_in
+
+    def _client_session(self) -> aiohttp.ClientSession:
+        if self._client is None or self._client.closed:
+            self._client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        return self._client
+
+    async def _deliver(
+        self, webhook: _Webhook, update_id: int, url: str, body: bytes, attempt: int
+    ) -> None:
+        started = time.monotonic()
+        headers = {"Content-Type": "application/json"}
+        if webhook.secret_token:
+            headers[_SECRET_HEADER] = webhook.secret_token
+        status: int | None = None
+        error: str | None = None
+        try:
+            async with self._client_session().post(
+                url,
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+                await response.read()
+                if not 200 <= status < 300:
+                    reason = f" {response.reason}" if response.reason else ""
+                    error = f"Wrong response from the webhook: {status}{reason}"
+        except asyncio.CancelledError as exc:
+            error = _delivery_error(exc)
+            raise
+        except Exception as exc:
+            error = _delivery_error(exc)
+        finally:
+            self._delivered(update_id, url, attempt, started, status, error)
+
+    def _delivered(
+        self,
+        update_id: int,
+        url: str,
+        attempt: int,
+        started: float,
+        status: int | None,
+        error: str | None,
+    ) -> None:
+        self._in_flight.pop(update_id, None)
+        self.deliveries.append(
+            Delivery(
+                index=len(self.deliveries),
+                url=url,
+                update_id=update_id,
+                attempt=attempt,
+                time=started,
+                completed=time.monotonic(),
+                status=status,
+                error=error,
+            )
+        )
+        if error is None:
+            self._pending.pop(update_id, None)
+            for index, update in enumerate(self._updates):
+                if update["update_id"] == update_id:
+                    del self._updates[index]
+                    break
+        else:
+            self._webhook_error = (_now(), error)
+            pending = self._pending.get(update_id)
+            if pending is not None:
+                backoff = self.webhook_retry_initial * 2 ** min(attempt - 1, 30)
+                pending.retry_at = time.monotonic() + min(backoff, self.webhook_retry_max)
+        self._dispatch_wakeup.set()
+        self._fire()
 
     @staticmethod
     def _default_description(status: int, retry_after: int | None) -> str:
@@ -1672,7 +2076,7 @@ class FakeBotAPI:
         }
 
     async def _get_updates(self, params: JSONDict) -> list[JSONDict]:
-        if self.webhook_url:
+        if self._webhook is not None:
             raise ApiError(409, _CONFLICT_WEBHOOK)
         offset = int(params.get("offset") or 0)
         limit = min(max(int(params.get("limit") or 100), 1), 100)
@@ -1690,6 +2094,8 @@ class FakeBotAPI:
             while True:
                 if generation != self._poll_generation:
                     raise ApiError(409, _CONFLICT_POLL)
+                if self._webhook is not None:
+                    raise ApiError(409, _CONFLICT_SET_WEBHOOK)
                 if self._updates or self._closing:
                     return copy.deepcopy(self._updates[:limit])
                 remaining = deadline - time.monotonic()
@@ -1701,28 +2107,49 @@ class FakeBotAPI:
             self._fire()
 
     async def _set_webhook(self, params: JSONDict) -> bool:
-        url = str(params.get("url") or "")
-        if url and not url.startswith("https://"):
+        url = str(params.get("url") or "").strip()
+        if not url:
+            return await self._delete_webhook(params)
+        if not _WEBHOOK_URL_RE.fullmatch(url):
             raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        secret = str(secret) if secret not in (None, "") else None
+        if secret is not None and not _SECRET_RE.fullmatch(secret):
+            raise _bad("secret token contains unallowed characters")
+        max_connections = params.get("max_connections")
+        if not isinstance(max_connections, int) or isinstance(max_connections, bool):
+            max_connections = 40
+        allowed = params.get("allowed_updates")
+        if allowed is not None and not (
+            isinstance(allowed, list) and all(isinstance(a, str) for a in allowed)
+        ):
+            raise _bad("can't parse allowed updates: array of strings expected")
         if params.get("drop_pending_updates"):
             self._updates.clear()
-        self.webhook_url = url
+        self._webhook = _Webhook(
+            url=url,
+            secret_token=secret,
+            max_connections=min(max(max_connections, 1), 100),
+            allowed_updates=tuple(allowed) if allowed else None,
+        )
+        self._webhook_error = None
+        for pending in self._pending.values():
+            pending.retry_at = 0.0
+        self._start_dispatcher()
         self._fire()
         return True
 
     async def _delete_webhook(self, params: JSONDict) -> bool:
+        self._webhook = None
+        await self._stop_delivery()
+        self._webhook_error = None
         if params.get("drop_pending_updates"):
             self._updates.clear()
-        self.webhook_url = ""
         self._fire()
         return True
 
     async def _get_webhook_info(self, params: JSONDict) -> JSONDict:
-        return {
-            "url": self.webhook_url,
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._updates),
-        }
+        return self.webhook_info()
 
     async def _set_my_commands(self, params: JSONDict) -> bool:
         commands = params.get("commands")
@@ -1998,6 +2425,23 @@ class FakeBotAPI:
     async def _control_messages(self, request: web.Request) -> web.Response:
         return web.json_response(self.messages_to(int(request.match_info["chat_id"])))
 
+    async def _control_webhook_targets(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        urls = body.get("urls") if isinstance(body, dict) else None
+        if urls is not None and not (
+            isinstance(urls, list) and all(isinstance(url, str) for url in urls)
+        ):
+            return web.json_response({"error": "urls must be a list of strings"}, status=400)
+        try:
+            self.set_webhook_targets(urls)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"urls": self.webhook_targets})
+
+    async def _control_deliveries(self, request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0"))
+        return web.json_response([d.to_json() for d in self.deliveries[since:]])
+
 
 class FakeBotAPIThread:
     """Runs a :class:`FakeBotAPI` in a daemon thread with its own event loop.
@@ -2014,9 +2458,20 @@ class FakeBotAPIThread:
         port: int = 0,
         *,
         bot_first_name: str = "Concierge",
+        webhook_timeout: float = 10.0,
+        webhook_retry_initial: float = 0.05,
+        webhook_retry_max: float = 2.0,
     ) -> None:
         self.fake = FakeBotAPI(
-            token, bot_id, bot_username, host, port, bot_first_name=bot_first_name
+            token,
+            bot_id,
+            bot_username,
+            host,
+            port,
+            bot_first_name=bot_first_name,
+            webhook_timeout=webhook_timeout,
+            webhook_retry_initial=webhook_retry_initial,
+            webhook_retry_max=webhook_retry_max,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -2133,6 +2588,30 @@ class FakeBotAPIThread:
         """``time.monotonic()`` when the update was queued."""
         return self._run(self.fake.push_time, update_id)
 
+    @property
+    def webhook_url(self) -> str:
+        """The URL set with ``setWebhook`` ("" when no webhook is set)."""
+        return self._run(lambda: self.fake.webhook_url)
+
+    def webhook_info(self) -> JSONDict:
+        """What ``getWebhookInfo`` answers now."""
+        return self._run(self.fake.webhook_info)
+
+    def set_webhook_targets(self, urls: list[str] | None) -> None:
+        """Deliver webhook updates round-robin over ``urls``; ``None`` restores the URL."""
+        self._run(self.fake.set_webhook_targets, urls)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """A snapshot of the recorded webhook delivery attempts."""
+        return self._run(list, self.fake.deliveries)
+
+    def wait_for_delivery(
+        self, predicate: DeliveryPredicate | int, timeout: float = 10.0, since: int = 0
+    ) -> Delivery:
+        """Blocking :meth:`FakeBotAPI.wait_for_delivery` (the predicate runs in the loop)."""
+        return self._await(self.fake.wait_for_delivery(predicate, timeout, since), timeout)
+
     def user_message(
         self,
         user_id: int,
@@ -2245,6 +2724,8 @@ async def _serve(args: argparse.Namespace) -> None:
     fake = FakeBotAPI(
         args.token, args.bot_id, args.username, args.host, args.port, bot_first_name=args.name
     )
+    if args.webhook_target:
+        fake.set_webhook_targets(args.webhook_target)
     if args.verbose:
         fake.on_call = lambda call: print(
             json.dumps(call.to_json(), ensure_ascii=False), flush=True
@@ -2271,8 +2752,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bot-id", type=int, default=123456)
     parser.add_argument("--username", default="concierge_test_bot")
     parser.add_argument("--name", default="Concierge", help="the bot's first_name")
+    parser.add_argument(
+        "--webhook-target",
+        action="append",
+        metavar="URL",
+        help="deliver webhook updates here instead of the setWebhook URL (repeatable: "
+        "round-robin over the targets, like a load balancer)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print every call as JSON")
-    asyncio.run(_serve(parser.parse_args(argv)))
+    args = parser.parse_args(argv)
+    for url in args.webhook_target or []:
+        try:
+            _check_webhook_url(url)
+        except ValueError as exc:
+            parser.error(f"--webhook-target: {exc}")
+    asyncio.run(_serve(args))
 
 
 if __name__ == "__main__":

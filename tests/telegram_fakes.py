@@ -3,9 +3,11 @@ builders that produce what Telegram sends, and a scheduler that only records wak
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -92,7 +94,9 @@ class RecordingRequest(BaseRequest):
     """Answers Bot API calls like Telegram would, and records them; no network."""
 
     calls: list[Call] = field(default_factory=list)
-    fail_with: dict[str, tuple[int, str]] = field(default_factory=dict)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    failures: dict[str, list[tuple[int, str, int | None, int | None]]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def initialize(self) -> None:
@@ -119,15 +123,29 @@ class RecordingRequest(BaseRequest):
         """Record the call and answer it."""
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
-        if api_method in self.fail_with:
-            status, description = self.fail_with[api_method]
-            body = {"ok": False, "error_code": status, "description": description}
+        if api_method == "getUpdates" and not self.updates:
+            await asyncio.sleep(0.01)  # a long poll with nothing new waits, as on Telegram
+        await asyncio.sleep(0)
+        failure = self._failure_for(api_method, params)
+        if failure is not None:
+            status, description, retry_after = failure
+            body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+            if retry_after is not None:
+                body["parameters"] = {"retry_after": retry_after}
+            self.calls.append(Call(api_method, params, body))
+            self.changed.set()
             return status, json.dumps(body).encode()
         result = self._answer(api_method, params)
         self.calls.append(Call(api_method, params, result))
+        self.changed.set()
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
     def _answer(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getUpdates":
+            offset = int(params.get("offset") or 0)
+            batch = [u for u in self.updates if u["update_id"] >= offset]
+            self.updates = batch
+            return batch
         if method == "getMe":
             return {
                 **BOT_USER,
@@ -156,6 +174,27 @@ class RecordingRequest(BaseRequest):
             return message
         return True
 
+    def fail_next(
+        self,
+        method: str,
+        status: int,
+        description: str,
+        retry_after: int | None = None,
+        chat_id: int | None = None,
+    ) -> None:
+        """Answer the next call of ``method`` (to ``chat_id``, if given) with an error."""
+        self.failures.setdefault(method, []).append((status, description, retry_after, chat_id))
+
+    def _failure_for(
+        self, method: str, params: dict[str, Any]
+    ) -> tuple[int, str, int | None] | None:
+        queue = self.failures.get(method, [])
+        for index, (status, description, retry_after, chat_id) in enumerate(queue):
+            if chat_id is None or int(params.get("chat_id", 0)) == chat_id:
+                del queue[index]
+                return status, description, retry_after
+        return None
+
     # --- what tests read ---------------------------------------------------------------------
 
     def sent(self, chat_id: int | None = None, method: str | None = None) -> list[Call]:
@@ -164,9 +203,22 @@ class RecordingRequest(BaseRequest):
             c
             for c in self.calls
             if (c.method.startswith("send") or c.method.startswith("edit"))
+            and c.result is not None
+            and "ok" not in c.result
             and (chat_id is None or int(c.params.get("chat_id", 0)) == chat_id)
             and (method is None or c.method == method)
         ]
+
+    async def wait_until(self, condition: Callable[[], bool]) -> None:
+        """Wait (without polling) until ``condition`` holds after some call; at most 5 s."""
+        async with asyncio.timeout(5):
+            while not condition():
+                self.changed.clear()
+                await self.changed.wait()
+
+    def sent_calls(self, method: str) -> list[Call]:
+        """Every call of ``method``."""
+        return [c for c in self.calls if c.method == method]
 
     def texts(self, chat_id: int) -> list[str]:
         """Texts sent or edited in a chat, in order."""

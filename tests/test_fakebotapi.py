@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from telegram import (
     Bot,
     InlineKeyboardButton,
@@ -40,7 +48,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.fakebotapi import Call, FakeBotAPI, FakeBotAPIThread
+from tests.fakebotapi import Call, Delivery, FakeBotAPI, FakeBotAPIThread
 
 ROOT = Path(__file__).resolve().parent.parent
 GUEST = 4242
@@ -472,3 +480,510 @@ def test_threaded_wrapper_sync_helpers() -> None:
             server.wait_for_message(GUEST, "blocked", timeout=0.05)
     finally:
         server.stop()
+
+
+# ------------------------------------------------------------------------------------- webhooks
+
+HOLD = "hold"
+WebhookAnswer = int | str
+
+
+@dataclass(frozen=True)
+class Received:
+    """One POST that reached a :class:`Hook`."""
+
+    update: dict[str, Any]
+    headers: dict[str, str]
+
+    @property
+    def update_id(self) -> int:
+        return int(self.update["update_id"])
+
+
+class Hook:
+    """A bot's webhook endpoint: records every POST and answers as scripted.
+
+    ``status`` is the default answer; ``plan(update_id, ...)`` scripts the answers to the next
+    attempts for one update: an HTTP status, or ``HOLD`` to keep the request open until
+    :meth:`release` (it is then answered 200).
+    """
+
+    def __init__(self, path: str = "/telegram") -> None:
+        self.path = path
+        self.port = 0
+        self.status = 200
+        self.received: list[Received] = []
+        self.active = 0
+        self.max_active = 0
+        self._plans: dict[int, deque[WebhookAnswer]] = {}
+        self._released = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    async def start(self, port: int = 0) -> Hook:
+        app = web.Application()
+        app.router.add_post(self.path, self._handle)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        return self
+
+    async def stop(self) -> None:
+        self.release()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Hook:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def plan(self, update_id: int, *answers: WebhookAnswer) -> None:
+        self._plans.setdefault(update_id, deque()).extend(answers)
+
+    def release(self) -> None:
+        self._released.set()
+
+    def ids(self) -> list[int]:
+        return [r.update_id for r in self.received]
+
+    async def wait_until(self, condition: Callable[[], bool], seconds: float = 10.0) -> None:
+        async with asyncio.timeout(seconds), self._changed:
+            await self._changed.wait_for(condition)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        update = await request.json()
+        self.received.append(Received(update, dict(request.headers)))
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        await self._notify()
+        try:
+            plan = self._plans.get(int(update["update_id"]))
+            answer = plan.popleft() if plan else self.status
+            if answer == HOLD:
+                await self._released.wait()
+                answer = 200
+            return web.json_response({}, status=int(answer))
+        finally:
+            self.active -= 1
+            await self._notify()
+
+
+@pytest.fixture
+async def hook() -> AsyncIterator[Hook]:
+    async with Hook() as endpoint:
+        yield endpoint
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def attempts_of(fake: FakeBotAPI, update_id: int) -> list[Delivery]:
+    return [d for d in fake.deliveries if d.update_id == update_id]
+
+
+async def test_webhook_posts_update_with_secret_header(
+    fake: FakeBotAPI, bot: Bot, hook: Hook
+) -> None:
+    assert await bot.set_webhook(hook.url, secret_token="s3cret_Token-1")
+    assert fake.webhook_url == hook.url
+    pushed = fake.user_message(GUEST, "towels please")
+    delivery = await fake.wait_for_delivery(pushed["update_id"])
+    assert (delivery.url, delivery.status, delivery.attempt) == (hook.url, 200, 1)
+    (received,) = hook.received
+    assert received.headers["X-Telegram-Bot-Api-Secret-Token"] == "s3cret_Token-1"
+    assert received.headers["Content-Type"] == "application/json"
+    assert received.update == pushed
+    update = Update.de_json(received.update, bot)
+    assert update.message is not None
+    assert update.message.text == "towels please"
+    assert fake.pending_updates() == []
+    with pytest.raises(Conflict, match="webhook is active"):
+        await bot.get_updates()
+
+    assert await bot.set_webhook(hook.url)
+    second = fake.user_message(GUEST, "no secret now")["update_id"]
+    await fake.wait_for_delivery(second)
+    assert "X-Telegram-Bot-Api-Secret-Token" not in hook.received[-1].headers
+    with pytest.raises(BadRequest, match=r"(?i)secret token contains unallowed characters"):
+        await bot.set_webhook(hook.url, secret_token=fake.token)
+    with pytest.raises(BadRequest, match=r"(?i)HTTPS URL must be provided"):
+        await bot.set_webhook("ftp://example.invalid/hook")
+    assert fake.webhook_url == hook.url
+
+
+async def test_webhook_redelivers_after_error_status(
+    fake: FakeBotAPI, bot: Bot, hook: Hook
+) -> None:
+    await bot.set_webhook(hook.url)
+    first = fake.user_message(GUEST, "first", push=False)
+    second = fake.user_message(GUEST, "second", push=False)
+    other = fake.user_message(GUEST + 1, "other chat", push=False)
+    first_id = fake.push_update(first)
+    hook.plan(first_id, 500, 502)
+    second_id, other_id = fake.push_update(second), fake.push_update(other)
+    await fake.wait_for_delivery(second_id)
+    attempts = attempts_of(fake, first_id)
+    assert [(d.attempt, d.status) for d in attempts] == [(1, 500), (2, 502), (3, 200)]
+    assert attempts[0].error == "Wrong response from the webhook: 500 Internal Server Error"
+    assert attempts[1].time - attempts[0].completed >= 0.04
+    assert attempts[2].time - attempts[1].completed >= 0.09
+    (other_delivery,) = attempts_of(fake, other_id)
+    assert other_delivery.completed < attempts[-1].time  # the other chat did not wait
+    (second_delivery,) = attempts_of(fake, second_id)
+    assert second_delivery.time >= attempts[-1].completed  # the same chat did
+    assert sorted(set(hook.ids())) == [first_id, second_id, other_id]
+    assert fake.pending_updates() == []
+    info = await bot.get_webhook_info()
+    assert info.pending_update_count == 0
+    assert info.last_error_message == "Wrong response from the webhook: 502 Bad Gateway"
+
+
+async def test_webhook_redelivers_to_closed_port_until_it_opens(fake: FakeBotAPI, bot: Bot) -> None:
+    port = free_port()
+    late = Hook()
+    await bot.set_webhook(f"http://127.0.0.1:{port}/telegram", max_connections=3)
+    ids = [fake.user_message(GUEST + n, f"m{n}")["update_id"] for n in range(3)]
+    await fake.wait_until(lambda: len(fake.deliveries) >= 6)
+    assert {d.error for d in fake.deliveries} == {"Connection refused"}
+    assert {d.status for d in fake.deliveries} == {None}
+    info = fake.webhook_info()
+    assert info["pending_update_count"] == 3
+    assert info["last_error_message"] == "Connection refused"
+    assert abs(info["last_error_date"] - time.time()) < 60
+    await late.start(port)
+    try:
+        await fake.wait_until(lambda: not fake.pending_updates())
+        assert sorted(late.ids()) == ids
+    finally:
+        await late.stop()
+
+
+async def test_webhook_timeout_counts_as_failure() -> None:
+    async with FakeBotAPI(webhook_timeout=0.2) as fake, Hook() as endpoint:
+        async with Bot(fake.token, base_url=fake.base_url) as bot:
+            await bot.set_webhook(endpoint.url)
+        update_id = fake.push_update(fake.user_message(GUEST, "slow bot", push=False))
+        endpoint.plan(update_id, HOLD)
+        await fake.wait_for_delivery(update_id)
+        timed_out, ok = attempts_of(fake, update_id)
+        assert (timed_out.status, timed_out.error) == (None, "Read timeout expired")
+        assert timed_out.completed - timed_out.time >= 0.15
+        assert (ok.attempt, ok.status) == (2, 200)
+        assert endpoint.ids() == [update_id, update_id]
+
+
+async def test_webhook_keeps_chat_order_while_other_chats_proceed(
+    fake: FakeBotAPI, bot: Bot, hook: Hook
+) -> None:
+    await bot.set_webhook(hook.url)
+    a1 = fake.push_update(fake.user_message(GUEST, "a1", push=False))
+    hook.plan(a1, HOLD)
+    a2 = fake.user_message(GUEST, "a2")["update_id"]
+    b1 = fake.user_message(GUEST + 1, "b1")["update_id"]
+    b2 = fake.user_message(GUEST + 1, "b2")["update_id"]
+    await fake.wait_for_delivery(b2)
+    await hook.wait_until(lambda: a1 in hook.ids())
+    assert sorted(hook.ids()) == [a1, b1, b2]
+    assert hook.ids().index(b1) < hook.ids().index(b2)
+    assert [u["update_id"] for u in fake.pending_updates()] == [a1, a2]
+    assert fake.webhook_info()["pending_update_count"] == 2
+    hook.release()
+    await fake.wait_for_delivery(a2)
+    assert hook.ids()[-1] == a2
+    assert attempts_of(fake, a2)[0].time >= attempts_of(fake, a1)[0].completed
+
+
+async def test_webhook_max_connections(fake: FakeBotAPI, bot: Bot, hook: Hook) -> None:
+    await bot.set_webhook(hook.url, max_connections=2)
+    ids = []
+    for n in range(5):
+        update = fake.user_message(GUEST + n, f"m{n}", push=False)
+        ids.append(fake.push_update(update))
+        hook.plan(ids[-1], HOLD)
+    await hook.wait_until(lambda: len(hook.received) == 2)
+    assert hook.active == 2
+    hook.release()
+    await fake.wait_until(lambda: not fake.pending_updates())
+    assert sorted(hook.ids()) == ids
+    assert hook.max_active == 2
+    assert fake.webhook_info()["max_connections"] == 2
+
+
+async def test_webhook_load_balancer_round_robin_and_failover(fake: FakeBotAPI, bot: Bot) -> None:
+    first, second = await Hook().start(), await Hook().start()
+    try:
+        await bot.set_webhook("http://lb.invalid/telegram", secret_token="lb")
+        fake.set_webhook_targets([first.url, second.url])
+        assert fake.webhook_targets == [first.url, second.url]
+        ids = [fake.user_message(GUEST + n, f"m{n}")["update_id"] for n in range(4)]
+        await fake.wait_until(lambda: not fake.pending_updates())
+        assert (sorted(first.ids()), sorted(second.ids())) == ([ids[0], ids[2]], [ids[1], ids[3]])
+        assert [attempts_of(fake, i)[0].url for i in ids] == [first.url, second.url] * 2
+        assert {r.headers["X-Telegram-Bot-Api-Secret-Token"] for r in first.received} == {"lb"}
+
+        await second.stop()  # the instance behind the second target dies
+        since = len(fake.deliveries)
+        later = [fake.user_message(GUEST + n, f"later {n}")["update_id"] for n in range(4)]
+        await fake.wait_until(lambda: not fake.pending_updates())
+        assert sorted(first.ids()[2:]) == later
+        assert sorted(second.ids()) == [ids[1], ids[3]]
+        recent = fake.deliveries[since:]
+        failed = [d for d in recent if d.url == second.url]
+        assert failed
+        assert all(not d.ok and d.status is None for d in failed)
+        for delivery in failed:
+            retry = next(
+                d for d in recent if d.update_id == delivery.update_id and d.index > delivery.index
+            )
+            assert (retry.url, retry.ok) == (first.url, True)
+        assert sorted(d.update_id for d in recent if d.ok) == later
+        assert (await bot.get_webhook_info()).url == "http://lb.invalid/telegram"
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_webhook_targets_none_restores_set_url(
+    fake: FakeBotAPI, bot: Bot, hook: Hook
+) -> None:
+    other = await Hook().start()
+    try:
+        await bot.set_webhook(hook.url)
+        fake.set_webhook_targets([other.url])
+        routed = fake.user_message(GUEST, "to the target")["update_id"]
+        await fake.wait_for_delivery(routed)
+        fake.set_webhook_targets(None)
+        assert fake.webhook_targets is None
+        direct = fake.user_message(GUEST, "to the URL")["update_id"]
+        await fake.wait_for_delivery(direct)
+        assert (other.ids(), hook.ids()) == ([routed], [direct])
+        with pytest.raises(ValueError, match="http"):
+            fake.set_webhook_targets(["127.0.0.1:9/no-scheme"])
+    finally:
+        await other.stop()
+
+
+async def test_get_webhook_info_reports_pending_and_errors(
+    fake: FakeBotAPI, bot: Bot, hook: Hook
+) -> None:
+    info = await bot.get_webhook_info()
+    assert (info.url, info.pending_update_count, info.max_connections) == ("", 0, None)
+    hook.status = 500
+    await bot.set_webhook(hook.url, allowed_updates=["message", "callback_query"])
+    ids = [fake.user_message(GUEST + n, f"m{n}")["update_id"] for n in range(3)]
+    fake.push_update({"edited_message": {"message_id": 1, "date": 0, "chat": {"id": GUEST}}})
+    await fake.wait_until(lambda: {d.update_id for d in fake.deliveries} == set(ids))
+    info = await bot.get_webhook_info()
+    assert info.url == hook.url
+    assert info.has_custom_certificate is False
+    assert info.pending_update_count == 3
+    assert info.max_connections == 40
+    assert info.allowed_updates == ("message", "callback_query")
+    assert info.last_error_message == "Wrong response from the webhook: 500 Internal Server Error"
+    assert info.last_error_date is not None
+    hook.status = 200
+    await fake.wait_until(lambda: not fake.pending_updates())
+    info = await bot.get_webhook_info()
+    assert info.pending_update_count == 0
+    assert sorted(set(hook.ids())) == ids  # the edited_message was not allowed
+
+
+async def test_delete_webhook_returns_updates_to_get_updates(
+    fake: FakeBotAPI, bot: Bot, hook: Hook
+) -> None:
+    poll = asyncio.create_task(bot.get_updates(timeout=5))
+    await fake.wait_until(lambda: fake.polling == 1)
+    hook.status = 503
+    await bot.set_webhook(hook.url)
+    with pytest.raises(Conflict, match="terminated by setWebhook request"):
+        await poll
+    ids = [fake.user_message(GUEST, f"m{n}")["update_id"] for n in range(2)]
+    await fake.wait_until(lambda: any(d.update_id == ids[0] for d in fake.deliveries))
+    assert await bot.delete_webhook()
+    attempts = len(fake.deliveries)
+    assert [u.update_id for u in await bot.get_updates()] == ids
+    newer = fake.user_message(GUEST, "while polling")["update_id"]
+    assert [u.update_id for u in await bot.get_updates(offset=ids[-1])] == [ids[-1], newer]
+    assert len(fake.deliveries) == attempts
+
+    hook.status = 200
+    await bot.set_webhook(hook.url)
+    await fake.wait_until(lambda: not fake.pending_updates())
+    assert set(hook.ids()) == {*ids, newer}
+    hook.status = 500
+    dropped = fake.user_message(GUEST, "dropped")["update_id"]
+    await fake.wait_until(lambda: any(d.update_id == dropped for d in fake.deliveries))
+    await bot.delete_webhook(drop_pending_updates=True)
+    assert await bot.get_updates() == ()
+    assert fake.webhook_info() == {
+        "url": "",
+        "has_custom_certificate": False,
+        "pending_update_count": 0,
+    }
+
+
+async def test_application_webhook_instances_behind_load_balancer(fake: FakeBotAPI) -> None:
+    def build(name: str) -> Application[Any, Any, Any, Any, Any, Any]:
+        async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            assert update.effective_message is not None
+            await update.effective_message.reply_text(f"{name}: {update.effective_message.text}")
+
+        app = Application.builder().token(fake.token).base_url(fake.base_url).build()
+        app.add_handler(MessageHandler(filters.TEXT, echo))
+        return app
+
+    instances = {"a": build("a"), "b": build("b")}
+    ports = {name: free_port() for name in instances}
+    fake.set_webhook_targets([f"http://127.0.0.1:{port}/telegram" for port in ports.values()])
+    started: list[Application[Any, Any, Any, Any, Any, Any]] = []
+    try:
+        for name, app in instances.items():
+            await app.initialize()
+            started.append(app)
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_webhook(
+                listen="127.0.0.1",
+                port=ports[name],
+                url_path="telegram",
+                webhook_url="http://lb.invalid/telegram",
+                secret_token="lb-secret",
+            )
+        for n in range(4):
+            fake.user_message(GUEST + n, f"hi {n}")
+        replies = [await fake.wait_for_message(GUEST + n, f"hi {n}") for n in range(4)]
+        assert sorted(r["text"] for r in replies) == ["a: hi 0", "a: hi 2", "b: hi 1", "b: hi 3"]
+
+        updater = instances["b"].updater
+        assert updater is not None
+        await updater.stop()  # instance b is killed
+        since = len(fake.deliveries)
+        for n in range(4):
+            fake.user_message(GUEST + n, f"later {n}")
+        replies = [await fake.wait_for_message(GUEST + n, f"later {n}") for n in range(4)]
+        assert [r["text"] for r in replies] == [f"a: later {n}" for n in range(4)]
+        assert any(not d.ok for d in fake.deliveries[since:])
+        assert fake.pending_updates() == []
+    finally:
+        for app in started:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+            await app.shutdown()
+
+
+class _SyncHook(BaseHTTPRequestHandler):
+    server: _SyncHookServer
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        self.server.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _SyncHookServer(ThreadingHTTPServer):
+    """A synchronous webhook endpoint answering 200, serving in a daemon thread."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _SyncHook)
+        self.received: list[dict[str, Any]] = []
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/telegram"
+
+
+def test_threaded_wrapper_webhook_helpers(threaded_fake: FakeBotAPIThread) -> None:
+    endpoint = _SyncHookServer()
+    endpoint.thread.start()
+    try:
+
+        async def set_webhook() -> None:
+            async with Bot(threaded_fake.token, base_url=threaded_fake.base_url) as client:
+                await client.set_webhook("http://lb.invalid/telegram")
+
+        threaded_fake.set_webhook_targets([endpoint.url])
+        asyncio.run(set_webhook())
+        assert threaded_fake.webhook_url == "http://lb.invalid/telegram"
+        update_id = threaded_fake.user_message(GUEST, "sync")["update_id"]
+        delivery = threaded_fake.wait_for_delivery(update_id)
+        assert (delivery.url, delivery.status) == (endpoint.url, 200)
+        assert threaded_fake.deliveries == [delivery]
+        assert [u["update_id"] for u in endpoint.received] == [update_id]
+        assert threaded_fake.webhook_info()["pending_update_count"] == 0
+    finally:
+        endpoint.shutdown()
+        endpoint.server_close()
+
+
+async def test_standalone_cli_webhook_targets(hook: Hook) -> None:
+    other = await Hook().start()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.fakebotapi",
+        "--port",
+        "0",
+        "--webhook-target",
+        hook.url,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        base_url = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
+        root = base_url.removesuffix("/bot")
+        async with aiohttp.ClientSession() as session:
+            params = {"url": "http://lb.invalid/telegram", "secret_token": "cli"}
+            async with session.post(f"{base_url}123456:TEST/setWebhook", data=params) as response:
+                assert (await response.json())["result"] is True
+            message = {"user_id": GUEST, "text": "via cli"}
+            async with session.post(f"{root}/_control/user_message", json=message) as response:
+                first = (await response.json())["update_id"]
+            await hook.wait_until(lambda: first in hook.ids())
+            assert hook.received[0].headers["X-Telegram-Bot-Api-Secret-Token"] == "cli"
+
+            body = {"urls": [other.url]}
+            async with session.post(f"{root}/_control/webhook_targets", json=body) as response:
+                assert await response.json() == {"urls": [other.url]}
+            async with session.post(f"{root}/_control/user_message", json=message) as response:
+                second = (await response.json())["update_id"]
+            await other.wait_until(lambda: second in other.ids())
+            async with session.get(f"{root}/_control/deliveries?since=1") as response:
+                (delivery,) = await response.json()
+            assert (delivery["url"], delivery["update_id"], delivery["status"]) == (
+                other.url,
+                second,
+                200,
+            )
+            async with session.post(
+                f"{root}/_control/webhook_targets", json={"urls": 5}
+            ) as response:
+                assert response.status == 400
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        await other.stop()

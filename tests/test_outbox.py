@@ -1,0 +1,348 @@
+"""The durable outbox and its sender: order per chat, pacing, leases, retries, blocked chats."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from telegram import Bot
+
+from bot import outbox
+from bot.clock import FakeClock
+from bot.db import session_factory
+from bot.delivery import Sender
+from bot.models import (
+    Event,
+    Guest,
+    Offer,
+    OutboxMessage,
+    OutboxStatus,
+    Request,
+    RequestStatus,
+    Role,
+    Staff,
+)
+from bot.notifier import Outgoing
+from bot.outbox import Rates
+from bot.services import requests
+from bot.services import staff as staff_service
+from bot.services.common import Env, Person
+from bot.services.requests import Content
+from bot.services.unreachable import chat_blocked
+from tests.conftest import Desk, register
+from tests.telegram_fakes import RecordingRequest
+
+NO_PACING = Rates(private_interval=0, group_interval=0, global_interval=0)
+
+
+def put(engine: Engine, *messages: Outgoing, now: object) -> None:
+    with session_factory(engine)() as session:
+        outbox.enqueue(session, messages, now)  # type: ignore[arg-type]
+        session.commit()
+
+
+def claim(
+    engine: Engine, owner: str, clock: FakeClock, rates: Rates = NO_PACING
+) -> list[OutboxMessage]:
+    with session_factory(engine)() as session:
+        rows = outbox.claim(session, owner=owner, now=clock.now(), rates=rates)
+        session.commit()
+        return rows
+
+
+def test_messages_of_a_chat_go_out_in_order_one_at_a_time(engine: Engine, clock: FakeClock) -> None:
+    put(
+        engine,
+        Outgoing(1, "first"),
+        Outgoing(1, "second"),
+        Outgoing(2, "other chat"),
+        now=clock.now(),
+    )
+    first = claim(engine, "a", clock)
+    assert [(r.chat_id, r.payload["text"]) for r in first] == [(1, "first"), (2, "other chat")]
+    assert claim(engine, "b", clock) == []  # chat 1's head is leased, chat 2 has nothing else
+
+
+def test_an_expired_lease_is_taken_over(engine: Engine, clock: FakeClock) -> None:
+    put(engine, Outgoing(1, "hello"), now=clock.now())
+    assert [r.lease_owner for r in claim(engine, "dead-instance", clock)] == ["dead-instance"]
+    clock.advance(29)
+    assert claim(engine, "survivor", clock) == []
+    clock.advance(2)
+    assert [r.lease_owner for r in claim(engine, "survivor", clock)] == ["survivor"]
+
+
+def test_private_chat_pacing_allows_a_short_burst_then_one_a_second(
+    engine: Engine, clock: FakeClock
+) -> None:
+    put(engine, *(Outgoing(7, str(n)) for n in range(5)), now=clock.now())
+    rates = Rates(global_interval=0)
+    slots = []
+    with session_factory(engine)() as session:
+        for _ in range(5):
+            rows = outbox.claim(
+                session, owner="a", now=clock.now(), rates=rates, horizon=timedelta(seconds=10)
+            )
+            assert len(rows) == 1
+            slots.append((rows[0].send_at - clock.now()).total_seconds())  # type: ignore[operator]
+            rows[0].status = OutboxStatus.SENT
+            session.add(rows[0])
+            session.flush()
+        session.commit()
+    assert slots == [0.0, 0.0, 0.0, 1.0, 2.0]
+
+
+def test_global_pacing_spreads_a_burst_to_many_chats(engine: Engine, clock: FakeClock) -> None:
+    put(engine, *(Outgoing(1000 + n, "hi") for n in range(90)), now=clock.now())
+    rates = Rates()
+    with session_factory(engine)() as session:
+        rows = outbox.claim(
+            session,
+            owner="a",
+            now=clock.now(),
+            rates=rates,
+            horizon=timedelta(seconds=2),
+            limit=200,
+        )
+        session.commit()
+    offsets = sorted((r.send_at - clock.now()).total_seconds() for r in rows)  # type: ignore[operator]
+    assert len(rows) == 63  # 3 at once, then one every 1/30 s up to two seconds ahead
+    per_second = sum(1 for o in offsets if o < 1.0)
+    assert per_second <= 33
+    assert all(b - a >= 1 / 30 - 1e-6 for a, b in itertools.pairwise(offsets[2:]))
+
+
+@pytest.fixture
+def telegram() -> RecordingRequest:
+    return RecordingRequest()
+
+
+@pytest.fixture
+async def sender(
+    engine: Engine, env: Env, clock: FakeClock, telegram: RecordingRequest
+) -> AsyncIterator[Sender]:
+    bot = Bot("123456:TEST", request=telegram, get_updates_request=telegram)
+    await bot.initialize()
+    yield Sender(
+        bot,
+        session_factory(engine),
+        clock,
+        owner="test",
+        rates=NO_PACING,
+        on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
+    )
+    await bot.shutdown()
+
+
+def rows(engine: Engine) -> list[OutboxMessage]:
+    with Session(engine) as session:
+        return list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))))
+
+
+async def test_429_waits_exactly_retry_after_and_does_not_stall_other_chats(
+    engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+) -> None:
+    put(engine, Outgoing(1, "to the busy chat"), Outgoing(2, "to another chat"), now=clock.now())
+    telegram.fail_next(
+        "sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7, chat_id=1
+    )
+
+    await sender.drain()
+
+    assert telegram.texts(2) == ["to another chat"]
+    busy = rows(engine)[0]
+    assert (busy.status, busy.not_before) == (
+        OutboxStatus.PENDING,
+        clock.now() + timedelta(seconds=7),
+    )
+    clock.advance(6.9)
+    await sender.drain()
+    assert telegram.texts(1) == []
+    clock.advance(0.1)
+    await sender.drain()
+    assert telegram.texts(1) == ["to the busy chat"]
+
+
+async def test_server_errors_and_timeouts_are_retried_with_backoff(
+    engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+) -> None:
+    put(engine, Outgoing(1, "hello"), now=clock.now())
+    telegram.fail_next("sendMessage", 502, "Bad Gateway")
+    telegram.fail_next("sendMessage", 500, "Internal Server Error")
+    await sender.drain()
+    first = rows(engine)[0]
+    assert first.attempts == 1 and first.status == OutboxStatus.PENDING
+    assert timedelta(seconds=0.3) <= first.not_before - clock.now() <= timedelta(seconds=0.7)
+    clock.advance(1)
+    await sender.drain()
+    second = rows(engine)[0]
+    assert second.attempts == 2
+    assert timedelta(seconds=0.7) <= second.not_before - clock.now() <= timedelta(seconds=1.3)
+    clock.advance(2)
+    await sender.drain()
+    assert telegram.texts(1) == ["hello"]
+    assert rows(engine)[0].status == OutboxStatus.SENT
+
+
+async def test_a_message_older_than_a_day_is_given_up(
+    engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+) -> None:
+    put(engine, Outgoing(1, "hello"), now=clock.now())
+    clock.advance(25 * 3600)
+    telegram.fail_next("sendMessage", 502, "Bad Gateway")
+    await sender.drain()
+    assert rows(engine)[0].status == OutboxStatus.FAILED
+
+
+GUEST = Person(telegram_id=5003, chat_id=5003, first_name="John", language_code="en")
+
+
+def submit(desk: Desk, text: str) -> None:
+    desk(
+        lambda s, out, env, now: requests.submit(
+            s, out, env, person=GUEST, content=Content(text=text), now=now
+        )
+    )
+
+
+async def test_staff_cards_are_edited_once_delivered(
+    durable_desk: Desk, sender: Sender, telegram: RecordingRequest
+) -> None:
+    register(durable_desk, 1001, "Maria", "housekeeping")
+    register(durable_desk, 1002, "Luca", "housekeeping")
+    submit(durable_desk, "towels")
+    durable_desk(
+        lambda s, out, env, now: requests.accept(
+            s, out, env, telegram_id=1002, request_id=1, now=now
+        )
+    )
+
+    await sender.drain()
+
+    card = telegram.sent(1001, "sendMessage")[0]
+    edit = telegram.sent(1001, "editMessageText")[0]
+    assert edit.params["message_id"] == card.result["message_id"]
+    assert "Luca" in edit.params["text"]
+    luca_edit = telegram.sent(1002, "editMessageText")[0]
+    assert [b["callback_data"] for b in luca_edit.params["reply_markup"]["inline_keyboard"][0]] == [
+        "done:1",
+        "rel:1",
+    ]
+
+
+async def test_an_edit_whose_card_never_arrived(
+    durable_desk: Desk, engine: Engine, sender: Sender, telegram: RecordingRequest
+) -> None:
+    register(durable_desk, 1001, "Maria", "housekeeping")
+    register(durable_desk, 1002, "Luca", "housekeeping")
+    submit(durable_desk, "towels")
+    telegram.fail_next(
+        "sendMessage", 400, "Bad Request: can't parse entities", chat_id=1001
+    )  # Maria's card
+    await sender.drain()
+    durable_desk(
+        lambda s, out, env, now: requests.accept(
+            s, out, env, telegram_id=1001, request_id=1, now=now
+        )
+    )
+    await sender.drain()
+    # Maria never got the card: the edit with Done/Release is sent as a new message instead.
+    assert [
+        b["callback_data"]
+        for b in telegram.sent(1001, "sendMessage")[-1].params["reply_markup"]["inline_keyboard"][0]
+    ] == ["done:1", "rel:1"]
+    with Session(engine) as session:
+        mine = session.exec(select(Offer).where(Offer.staff_id == 2)).first()
+        assert mine is not None and mine.message_id is not None
+
+
+async def test_unchanged_edit_counts_as_sent(
+    engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+) -> None:
+    put(engine, Outgoing(1, "same", edit_message_id=10), now=clock.now())
+    telegram.fail_next(
+        "editMessageText",
+        400,
+        "Bad Request: message is not modified: specified new message content and reply markup are exactly the same",
+    )
+    await sender.drain()
+    assert rows(engine)[0].status == OutboxStatus.SENT
+
+
+async def test_a_guest_who_blocked_the_bot_is_marked_and_not_retried(
+    durable_desk: Desk, engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+) -> None:
+    register(durable_desk, 1001, "Maria", "housekeeping")
+    submit(durable_desk, "towels")
+    telegram.fail_next(
+        "sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=GUEST.chat_id
+    )
+
+    await sender.drain()
+
+    to_guest = [r for r in rows(engine) if r.chat_id == GUEST.chat_id]
+    assert {r.status for r in to_guest} == {OutboxStatus.FAILED}
+    assert (
+        len([c for c in telegram.calls if c.params.get("chat_id") == GUEST.chat_id]) == 1
+    )  # no retry storm
+    with Session(engine) as session:
+        assert session.exec(select(Guest)).one().blocked_at == clock.now()
+    # The request goes on: Maria takes it and finishes it.
+    durable_desk(
+        lambda s, out, env, now: requests.accept(
+            s, out, env, telegram_id=1001, request_id=1, now=now
+        )
+    )
+    durable_desk(
+        lambda s, out, env, now: requests.mark_done(
+            s, out, env, telegram_id=1001, request_id=1, now=now
+        )
+    )
+    await sender.drain()
+    with Session(engine) as session:
+        assert session.get(Request, 1).status == RequestStatus.DONE  # type: ignore[union-attr]
+    kinds = durable_desk.read(
+        lambda s: [e.kind for e in s.exec(select(Event).order_by(col(Event.id)))]
+    )
+    assert "guest_unreachable" in kinds
+
+
+async def test_staff_who_blocked_the_bot_go_off_duty_and_their_work_is_handed_on(
+    durable_desk: Desk, engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+) -> None:
+    register(durable_desk, 1001, "Maria", "housekeeping")
+    register(durable_desk, 1002, "Luca", "housekeeping", on_duty=False)
+    register(durable_desk, 1009, "Sofia", "front_desk", role=Role.SUPERVISOR)
+    submit(durable_desk, "towels")
+    submit(durable_desk, "pillow")
+    await sender.drain()
+    durable_desk(
+        lambda s, out, env, now: requests.accept(
+            s, out, env, telegram_id=1001, request_id=1, now=now
+        )
+    )
+    durable_desk(
+        lambda s, out, env, now: staff_service.set_duty(
+            s, out, env, telegram_id=1002, on=True, now=now
+        )
+    )
+    telegram.clear()
+    telegram.fail_next(
+        "editMessageText", 403, "Forbidden: bot was blocked by the user", chat_id=1001
+    )
+
+    await sender.drain()
+
+    with Session(engine) as session:
+        maria = session.exec(select(Staff).where(Staff.telegram_id == 1001)).one()
+        assert (maria.on_duty, maria.blocked_at) == (False, clock.now())
+        first = session.get(Request, 1)
+        assert first is not None and (first.status, first.assignee_id) == (RequestStatus.OPEN, None)
+    assert telegram.texts(1009)[-1] == (
+        "⚠️ Maria (Housekeeping) has blocked the bot and is now off duty. 2 requests of theirs were handed on."
+    )
+    assert any(text.startswith("Request #1") and "towels" in text for text in telegram.texts(1002))
