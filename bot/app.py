@@ -18,6 +18,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
+from bot.callbacks import CallbackSigner
 from bot.clock import Clock, SystemClock
 from bot.config import HotelConfig
 from bot.db import session_factory
@@ -80,15 +81,25 @@ def build_application(
         timers = scheduler
     clock = clock or SystemClock()
     owner = instance_name()
+    signer = CallbackSigner.for_token(settings.telegram_bot_token.get_secret_value())
     sender = Sender(
         application.bot,
         sessions,
         clock,
         owner=owner,
         rates=rates or Rates(),
+        signer=signer,
         on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
     )
-    deps = Deps(env=env, sessions=sessions, sender=sender, timers=timers, clock=clock, owner=owner)
+    deps = Deps(
+        env=env,
+        sessions=sessions,
+        sender=sender,
+        timers=timers,
+        clock=clock,
+        signer=signer,
+        owner=owner,
+    )
     application.bot_data.deps = deps
     application.bot_data.scheduler = scheduler
     application.bot_data.engine = engine

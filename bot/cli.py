@@ -248,6 +248,37 @@ def staff_remove(
     typer.echo(f"removed {member.name} ({member.department})")
 
 
+@app.command()
+def purge(
+    older_than: Annotated[
+        int | None,
+        typer.Option(
+            "--older-than",
+            min=1,
+            help="Days; default the hotel config's limits.retention_days.",
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Anonymize guest data of requests closed more than DAYS ago."""
+    from bot.i18n import I18n
+    from bot.services.common import Env
+    from bot.services.privacy import purge as purge_data
+
+    settings = DatabaseSettings()
+    hotel = _hotel(config or settings.config_path)
+    days = older_than or hotel.limits.retention_days
+    engine = _database(settings.database_url)
+    env = Env(hotel=hotel, i18n=I18n(hotel.hotel.default_language, hotel.hotel.languages))
+    with session_factory(engine)() as session:
+        result = purge_data(session, env, older_than_days=days, now=_now())
+        session.commit()
+    typer.echo(
+        f"anonymized {result.requests} requests and {result.guests} guests older than {days} days; "
+        f"deleted {result.updates} stored updates and {result.messages} delivered messages"
+    )
+
+
 def main() -> None:
     """Entry point of the ``concierge`` console script."""
     app()

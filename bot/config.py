@@ -86,6 +86,13 @@ class Timings(_Strict):
     sweep_interval: Seconds = 60
 
 
+class Limits(_Strict):
+    """The ``[limits]`` table: protection against floods, and data retention."""
+
+    guest_messages_per_minute: int = Field(default=20, ge=1, le=1000)
+    retention_days: int = Field(default=90, ge=1, le=3650)
+
+
 class Department(_Strict):
     """One ``[[departments]]`` entry."""
 
@@ -126,6 +133,7 @@ class HotelConfig(_Strict):
 
     hotel: HotelSection
     timings: Timings = Timings()
+    limits: Limits = Limits()
     departments: tuple[Department, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -25,6 +25,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import outbox
+from bot.callbacks import CallbackSigner
 from bot.clock import Clock
 from bot.db import SessionFactory
 from bot.models import Offer, OutboxMessage, OutboxStatus
@@ -58,12 +59,12 @@ def backoff(attempts: int) -> float:
     return base * jitter
 
 
-def _markup(message: Outgoing) -> InlineKeyboardMarkup | None:
+def _markup(message: Outgoing, signer: CallbackSigner) -> InlineKeyboardMarkup | None:
     if not message.buttons:
         return None
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(b.text, callback_data=b.data) for b in row]
+            [InlineKeyboardButton(b.text, callback_data=signer.sign(b.data)) for b in row]
             for row in message.buttons
         ]
     )
@@ -84,7 +85,9 @@ async def _send_media(bot: Bot, chat_id: int, media: Media) -> Message | None:
     return None
 
 
-async def send(bot: Bot, message: Outgoing, edit_target: int | None) -> Message | None:
+async def send(
+    bot: Bot, message: Outgoing, edit_target: int | None, signer: CallbackSigner
+) -> Message | None:
     """Send ``message``, or edit ``edit_target`` with it; the last message sent is returned.
 
     A text over Telegram's limit is split; the buttons go with the last part.
@@ -99,7 +102,7 @@ async def send(bot: Bot, message: Outgoing, edit_target: int | None) -> Message 
             chat_id=message.chat_id,
             message_id=edit_target,
             text=text,
-            reply_markup=_markup(message),
+            reply_markup=_markup(message, signer),
         )
         return result if isinstance(result, Message) else None
     last: Message | None = None
@@ -111,7 +114,7 @@ async def send(bot: Bot, message: Outgoing, edit_target: int | None) -> Message 
             last = await bot.send_message(
                 chat_id=message.chat_id,
                 text=part,
-                reply_markup=_markup(message) if index == len(parts) - 1 else None,
+                reply_markup=_markup(message, signer) if index == len(parts) - 1 else None,
             )
     return last
 
@@ -127,6 +130,7 @@ class Sender:
         *,
         owner: str,
         rates: Rates,
+        signer: CallbackSigner,
         on_blocked: BlockedHandler,
         poll_interval: float = 0.5,
         max_in_flight: int = 64,
@@ -136,6 +140,7 @@ class Sender:
         self._clock = clock
         self._owner = owner
         self._rates = rates
+        self._signer = signer
         self._on_blocked = on_blocked
         self._poll_interval = poll_interval
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -237,7 +242,7 @@ class Sender:
         if target is None and message.edit_offer_id is not None and not message.buttons:
             return Outcome(OutboxStatus.SKIPPED, error="nothing to edit")
         try:
-            sent = await send(self._bot, message, target)
+            sent = await send(self._bot, message, target, self._signer)
         except RetryAfter as exc:
             with warnings.catch_warnings():  # an int today, a timedelta in a later release
                 warnings.simplefilter("ignore", PTBDeprecationWarning)
@@ -261,6 +266,9 @@ class Sender:
             return Outcome(None, error=str(exc) or type(exc).__name__)
         except TelegramError as exc:
             return Outcome(OutboxStatus.FAILED, error=str(exc))
+        except Exception as exc:  # a bug must not strand the row until its lease ends
+            log.exception("unexpected error delivering to chat %s", message.chat_id)
+            return Outcome(None, error=repr(exc)[:300])
         return Outcome(OutboxStatus.SENT, message_id=sent.message_id if sent else target)
 
     def _record(self, row: OutboxMessage, message: Outgoing, outcome: Outcome) -> None:

@@ -16,6 +16,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot import intake
 from bot import outbox as durable_outbox
+from bot.callbacks import CallbackSigner
 from bot.clock import Clock
 from bot.db import SessionFactory
 from bot.delivery import Sender
@@ -47,6 +48,7 @@ class Deps:
     sender: Sender
     timers: Timers
     clock: Clock
+    signer: CallbackSigner
     owner: str = "local"
     _timer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

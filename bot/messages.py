@@ -82,6 +82,7 @@ def guest_help(t: Translator) -> str:
         "/requests — your open requests\n"
         "/room — set your room number\n"
         "/language — change the language\n"
+        "/forgetme — erase your data\n"
         "/help — this message"
     )
 
@@ -716,3 +717,53 @@ def staff_unreachable_alert(hotel: HotelConfig, t: Translator, staff: Staff, cou
         "{count} requests of theirs were handed on.",
         count,
     ).format(name=staff.name, department=department(hotel, t, staff.department), count=count)
+
+
+def slow_down(t: Translator, limit: int) -> str:
+    """A guest sends more messages than the per-minute limit."""
+    return t.ngettext(
+        "You are sending messages very quickly. I keep at most {limit} request a minute; "
+        "please wait a moment and send the rest again.",
+        "You are sending messages very quickly. I keep at most {limit} requests a minute; "
+        "please wait a moment and send the rest again.",
+        limit,
+    ).format(limit=limit)
+
+
+def forget_question(t: Translator) -> str:
+    """Confirm /forgetme before erasing anything."""
+    _ = t.gettext
+    return _(
+        "This erases your name, your room and the text of all your requests from our "
+        "records, and cancels the requests that are still open. It cannot be undone."
+    )
+
+
+def forget_button(t: Translator) -> str:
+    """Label of the button that erases the guest's data."""
+    _ = t.gettext
+    return _("Erase my data")
+
+
+def keep_button(t: Translator) -> str:
+    """Label of the button that keeps the guest's data."""
+    _ = t.gettext
+    return _("Keep it")
+
+
+def forgotten(t: Translator) -> str:
+    """Confirm the erasure."""
+    _ = t.gettext
+    return _("Done: your data is erased. If you write again, I will treat you as a new guest.")
+
+
+def kept(t: Translator) -> str:
+    """The guest chose not to erase."""
+    _ = t.gettext
+    return _("Nothing was erased.")
+
+
+def erased_for_staff(t: Translator) -> str:
+    """Status line of a card whose text the guest had erased."""
+    _ = t.gettext
+    return _("Erased at the guest's request.")

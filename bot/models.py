@@ -129,6 +129,7 @@ class Guest(SQLModel, table=True):
     awaiting_room: bool = False
     blocked_at: datetime | None = _when(default=None)  # the guest blocked the bot
     erased_at: datetime | None = _when(default=None)  # personal data removed
+    slowed_at: datetime | None = _when(default=None)  # last told to slow down
     created_at: datetime = _when()
     updated_at: datetime = _when()
 

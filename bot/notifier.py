@@ -11,19 +11,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from bot.callbacks import MAX_DATA
+
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 
 
 @dataclass(frozen=True)
 class Button:
-    """An inline button; ``data`` is the callback payload (at most 64 bytes)."""
+    """An inline button; ``data`` is the callback payload, signed when it is sent."""
 
     text: str
     data: str
 
     def __post_init__(self) -> None:
-        if len(self.data.encode()) > 64:
+        if len(self.data.encode()) > MAX_DATA:
             raise ValueError(f"callback data too long: {self.data!r}")
 
 

@@ -23,6 +23,7 @@ from telegram.ext import (
 )
 
 from bot import intake, messages
+from bot.callbacks import pattern
 from bot.deps import ConciergeContext, Tx
 from bot.notifier import Button, Outbox, Outgoing
 from bot.services import guests
@@ -128,7 +129,7 @@ def pressed_message_id(update: Update) -> int | None:
 
 
 async def identify(update: Update, context: ConciergeContext) -> None:
-    """Look up the sender and choose the locale for this update."""
+    """Look up the sender and choose the locale; refuse buttons whose signature is wrong."""
     user = update.effective_user
     if user is None:
         return
@@ -137,11 +138,18 @@ async def identify(update: Update, context: ConciergeContext) -> None:
             context.actor = identify_actor(
                 session, context.env, telegram_id=user.id, language_code=user.language_code
             )
-    except SQLAlchemyError:
+    except SQLAlchemyError as exc:
         log.exception("database unavailable while identifying a sender")
+        processing = intake.current.get()
+        if processing is not None:  # a stored update: leave it pending, to be retried
+            processing.error = exc
         context.t = context.env.t(context.env.i18n.negotiate(user.language_code))
         await _say_sorry(update, context)
         raise ApplicationHandlerStop from None
+    query = update.callback_query
+    if query is not None and context.deps.signer.verify(query.data or "") is None:
+        await query.answer(messages.error_text(context.t, DomainError()), show_alert=True)
+        raise ApplicationHandlerStop
 
 
 async def start(update: Update, context: ConciergeContext) -> None:
@@ -276,7 +284,7 @@ def register_commands(application: Application[Any, Any, Any, Any, Any, Any]) ->
             CommandHandler("help", show_help, filters=PRIVATE),
             CommandHandler("language", language, filters=PRIVATE),
             CommandHandler("myid", my_id, filters=PRIVATE),
-            CallbackQueryHandler(language_chosen, pattern=r"^lang:([a-z]{2})$"),
+            CallbackQueryHandler(language_chosen, pattern=pattern(r"lang:([a-z]{2})")),
         ]
     )
 

@@ -8,8 +8,9 @@ from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import messages
+from bot.callbacks import pattern
 from bot.deps import ConciergeContext
-from bot.services import followups, guests, requests
+from bot.services import followups, guests, privacy, requests
 from bot.services.requests import Content
 from handlers.common import (
     PRIVATE,
@@ -147,16 +148,49 @@ async def on_rating(update: Update, context: ConciergeContext) -> None:
     )
 
 
+async def forget_me(update: Update, context: ConciergeContext) -> None:
+    """Ask the guest to confirm that their data should be erased."""
+    if context.actor is not None and context.actor.staff is not None:
+        await reply(update, context, messages.staff_help(context.t, context.actor.staff))
+        return
+    async with context.deps.transaction() as tx:
+        privacy.ask_to_forget(
+            tx.outbox, context.env, person=person_of(update), locale=context.t.locale
+        )
+
+
+async def on_forget(update: Update, context: ConciergeContext) -> None:
+    """Erase (or keep) the guest's data, as they confirmed."""
+    (answer,) = match_groups(context)
+    await press(
+        update,
+        context,
+        lambda tx, _user: privacy.forget(
+            tx.session,
+            tx.outbox,
+            context.env,
+            person=person_of(update),
+            confirmed=answer == "yes",
+            message_id=pressed_message_id(update),
+            now=tx.now,
+        ),
+    )
+
+
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add the guest handlers."""
     application.add_handlers(
         [
             CommandHandler("requests", list_requests, filters=PRIVATE),
             CommandHandler("room", room, filters=PRIVATE),
-            CallbackQueryHandler(on_cancel, pattern=r"^can:(\d{1,12})$"),
-            CallbackQueryHandler(on_pick, pattern=r"^dep:(\d{1,12}):([a-z][a-z0-9_]{0,31})$"),
-            CallbackQueryHandler(on_followup, pattern=r"^fu:(\d{1,12}):([yn])$"),
-            CallbackQueryHandler(on_rating, pattern=r"^rate:(\d{1,12}):([1-5])$"),
+            CommandHandler("forgetme", forget_me, filters=PRIVATE),
+            CallbackQueryHandler(on_forget, pattern=pattern(r"forget:(yes|no)")),
+            CallbackQueryHandler(on_cancel, pattern=pattern(r"can:(\d{1,12})")),
+            CallbackQueryHandler(
+                on_pick, pattern=pattern(r"dep:(\d{1,12}):([a-z][a-z0-9_]{0,31})")
+            ),
+            CallbackQueryHandler(on_followup, pattern=pattern(r"fu:(\d{1,12}):([yn])")),
+            CallbackQueryHandler(on_rating, pattern=pattern(r"rate:(\d{1,12}):([1-5])")),
             MessageHandler(PRIVATE & filters.UpdateType.MESSAGE & REQUEST_CONTENT, on_message),
         ]
     )

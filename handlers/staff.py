@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import messages
+from bot.callbacks import pattern
 from bot.deps import ConciergeContext
 from bot.services import errors, requests, staff
 from handlers.common import PRIVATE, match_groups, press, reply, request_button
@@ -71,9 +72,9 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         [
             CommandHandler("duty", duty, filters=PRIVATE),
             CommandHandler("tasks", my_tasks, filters=PRIVATE),
-            CallbackQueryHandler(on_duty_button, pattern=r"^duty:(on|off)$"),
-            CallbackQueryHandler(on_accept, pattern=r"^acc:(\d{1,12})$"),
-            CallbackQueryHandler(on_release, pattern=r"^rel:(\d{1,12})$"),
-            CallbackQueryHandler(on_done, pattern=r"^done:(\d{1,12})$"),
+            CallbackQueryHandler(on_duty_button, pattern=pattern(r"duty:(on|off)")),
+            CallbackQueryHandler(on_accept, pattern=pattern(r"acc:(\d{1,12})")),
+            CallbackQueryHandler(on_release, pattern=pattern(r"rel:(\d{1,12})")),
+            CallbackQueryHandler(on_done, pattern=pattern(r"done:(\d{1,12})")),
         ]
     )

@@ -57,7 +57,8 @@ class Bot:
     ) -> None:
         """A user presses a button on the last message the bot sent to ``on_chat``."""
         message = self.telegram.last_message(on_chat or user_id)
-        await self.feed(callback_update(user_id, data, message, language_code=language_code))
+        signed = self.deps.signer.sign(data)
+        await self.feed(callback_update(user_id, signed, message, language_code=language_code))
 
 
 def make_bot(engine: Engine, hotel: HotelConfig, clock: FakeClock) -> Bot:

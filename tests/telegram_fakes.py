@@ -239,7 +239,12 @@ class RecordingRequest(BaseRequest):
         for call in reversed(self.sent(chat_id)):
             markup = call.params.get("reply_markup")
             if markup:
-                return [b["callback_data"] for row in markup["inline_keyboard"] for b in row]
+                # Without the signature the bot appends to every button.
+                return [
+                    b["callback_data"].rpartition(":")[0]
+                    for row in markup["inline_keyboard"]
+                    for b in row
+                ]
         return []
 
     def alerts(self) -> list[str]:

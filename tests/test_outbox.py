@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from telegram import Bot
 
 from bot import outbox
+from bot.callbacks import CallbackSigner
 from bot.clock import FakeClock
 from bot.db import session_factory
 from bot.delivery import Sender
@@ -133,6 +134,7 @@ async def sender(
         clock,
         owner="test",
         rates=NO_PACING,
+        signer=CallbackSigner.for_token("123456:TEST"),
         on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
     )
     await bot.shutdown()
@@ -228,7 +230,10 @@ async def test_staff_cards_are_edited_once_delivered(
     assert edit.params["message_id"] == card.result["message_id"]
     assert "Luca" in edit.params["text"]
     luca_edit = telegram.sent(1002, "editMessageText")[0]
-    assert [b["callback_data"] for b in luca_edit.params["reply_markup"]["inline_keyboard"][0]] == [
+    assert [
+        b["callback_data"].rpartition(":")[0]
+        for b in luca_edit.params["reply_markup"]["inline_keyboard"][0]
+    ] == [
         "done:1",
         "rel:1",
     ]
@@ -252,7 +257,7 @@ async def test_an_edit_whose_card_never_arrived(
     await sender.drain()
     # Maria never got the card: the edit with Done/Release is sent as a new message instead.
     assert [
-        b["callback_data"]
+        b["callback_data"].rpartition(":")[0]
         for b in telegram.sent(1001, "sendMessage")[-1].params["reply_markup"]["inline_keyboard"][0]
     ] == ["done:1", "rel:1"]
     with Session(engine) as session:

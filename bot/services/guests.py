@@ -35,6 +35,8 @@ def ensure(session: Session, env: Env, person: Person, now: datetime) -> Guest:
         session.flush()
         return guest
     changed = False
+    if guest.blocked_at is not None:  # writing again means the bot is unblocked
+        guest.blocked_at, changed = None, True
     if guest.chat_id != person.chat_id or guest.first_name != person.first_name[:128]:
         guest.chat_id, guest.first_name = person.chat_id, person.first_name[:128]
         changed = True

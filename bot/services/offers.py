@@ -102,7 +102,7 @@ def update_copies(
     offers: Iterable[Offer],
     status_line: Callable[[Translator, Offer], str],
     *,
-    new_status: OfferStatus = OfferStatus.WITHDRAWN,
+    new_status: OfferStatus | None = OfferStatus.WITHDRAWN,
     buttons: Callable[[Translator, Offer], tuple[tuple[Button, ...], ...]] | None = None,
 ) -> None:
     """Edit each staff member's copy of ``request`` to show a new status line."""
@@ -110,8 +110,9 @@ def update_copies(
         staff = session.get(Staff, row.staff_id)
         if staff is None:
             continue
-        row.status = new_status
-        session.add(row)
+        if new_status is not None:  # None: the copy's state does not change, only its text
+            row.status = new_status
+            session.add(row)
         t = env.t(staff.language)
         text = messages.offer_card(env.hotel, t, request, status_line=status_line(t, row))
         markup = buttons(t, row) if buttons else ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from bot import messages
@@ -100,6 +100,8 @@ def submit(
                 )
             )
             return None
+    if _too_fast(session, out, env, guest, now):
+        return None
     matched = match_department(env.hotel, content.text, guest.language)
     department = matched or env.hotel.hotel.fallback_department
     request = Request(
@@ -144,6 +146,24 @@ def submit(
         guests.ask_room(out, env, guest)
         session.add(guest)
     return request
+
+
+def _too_fast(session: Session, out: Outbox, env: Env, guest: Guest, now: datetime) -> bool:
+    """True if the guest is over the per-minute limit; they are told so once a minute."""
+    limit = env.hotel.limits.guest_messages_per_minute
+    recent = session.exec(
+        select(func.count())
+        .select_from(Request)
+        .where(Request.guest_id == guest.id, col(Request.created_at) > now - timedelta(minutes=1))
+    ).one()
+    if recent < limit:
+        return False
+    if guest.slowed_at is None or now - guest.slowed_at >= timedelta(minutes=1):
+        guest.slowed_at = now
+        session.add(guest)
+        text = messages.slow_down(env.t(guest.language), limit)
+        out.send(Outgoing(chat_id=guest.chat_id, text=text))
+    return True
 
 
 def pick_department(

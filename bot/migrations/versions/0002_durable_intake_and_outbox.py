@@ -67,6 +67,7 @@ def upgrade() -> None:
     with op.batch_alter_table('guests', schema=None) as batch_op:
         batch_op.add_column(sa.Column('blocked_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('erased_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('slowed_at', sa.DateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('staff', schema=None) as batch_op:
         batch_op.add_column(sa.Column('blocked_at', sa.DateTime(timezone=True), nullable=True))
@@ -81,6 +82,7 @@ def downgrade() -> None:
         batch_op.drop_column('blocked_at')
 
     with op.batch_alter_table('guests', schema=None) as batch_op:
+        batch_op.drop_column('slowed_at')
         batch_op.drop_column('erased_at')
         batch_op.drop_column('blocked_at')
 

@@ -1,0 +1,196 @@
+"""Guests' personal data: erased on request (/forgetme) and after the retention period (purge)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, col, select
+
+from bot import messages
+from bot.models import (
+    ACTIVE_STATUSES,
+    ActorKind,
+    Event,
+    EventKind,
+    Guest,
+    InboundStatus,
+    InboundUpdate,
+    Offer,
+    OutboxMessage,
+    OutboxStatus,
+    Request,
+    RequestStatus,
+)
+from bot.notifier import Button, Outbox, Outgoing
+from bot.services import guests, requests
+from bot.services.common import Env, Person, record
+from bot.services.offers import update_copies
+
+FINISHED = (RequestStatus.CLOSED, RequestStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What a purge removed."""
+
+    requests: int
+    guests: int
+    updates: int
+    messages: int
+
+
+def ask_to_forget(out: Outbox, env: Env, *, person: Person, locale: str) -> None:
+    """Ask the guest to confirm the erasure."""
+    t = env.t(locale)
+    out.send(
+        Outgoing(
+            chat_id=person.chat_id,
+            text=messages.forget_question(t),
+            buttons=(
+                (
+                    Button(messages.forget_button(t), "forget:yes"),
+                    Button(messages.keep_button(t), "forget:no"),
+                ),
+            ),
+        )
+    )
+
+
+def forget(
+    session: Session,
+    out: Outbox,
+    env: Env,
+    *,
+    person: Person,
+    confirmed: bool,
+    message_id: int | None,
+    now: datetime,
+) -> Guest | None:
+    """Erase a guest at their request: open requests are cancelled first (staff are told)."""
+    guest = guests.find(session, person.telegram_id)
+    t = env.t(guest.language if guest else env.i18n.negotiate(person.language_code))
+    if not confirmed or guest is None:
+        out.send(
+            Outgoing(
+                chat_id=person.chat_id,
+                text=messages.kept(t) if not confirmed else messages.forgotten(t),
+                edit_message_id=message_id,
+            )
+        )
+        return guest
+    still_open = session.exec(
+        select(Request).where(
+            Request.guest_id == guest.id, col(Request.status).in_(ACTIVE_STATUSES)
+        )
+    ).all()
+    for request in still_open:
+        assert request.id is not None
+        requests.cancel(
+            session, out, env, telegram_id=person.telegram_id, request_id=request.id, now=now
+        )
+    out.send(
+        Outgoing(chat_id=person.chat_id, text=messages.forgotten(t), edit_message_id=message_id)
+    )
+    chat_id = guest.chat_id
+    _anonymize_guest(session, out, env, guest, now, tell_staff=True)
+    session.execute(
+        delete(InboundUpdate).where(
+            col(InboundUpdate.chat_id) == chat_id,
+            col(InboundUpdate.status) != InboundStatus.PENDING,
+        )
+    )
+    session.execute(
+        delete(OutboxMessage).where(
+            col(OutboxMessage.chat_id) == chat_id, col(OutboxMessage.status) != OutboxStatus.PENDING
+        )
+    )
+    return guest
+
+
+def _anonymize_request(session: Session, request: Request, now: datetime) -> None:
+    request.text, request.media_file_id, request.latitude, request.longitude = "", None, None, None
+    request.media_kind = None
+    session.add(request)
+    session.execute(
+        update(Event)
+        .where(col(Event.request_id) == request.id, col(Event.actor_kind) == ActorKind.GUEST)
+        .values(actor_name="")
+    )
+    record(session, request_id=request.id, kind=EventKind.ANONYMIZED, now=now)
+
+
+def _anonymize_guest(
+    session: Session, out: Outbox, env: Env, guest: Guest, now: datetime, *, tell_staff: bool
+) -> None:
+    for request in session.exec(select(Request).where(Request.guest_id == guest.id)).all():
+        if request.text or request.media_kind:
+            _anonymize_request(session, request, now)
+            if tell_staff:
+                copies = session.exec(select(Offer).where(Offer.request_id == request.id)).all()
+                update_copies(
+                    session,
+                    out,
+                    env,
+                    request,
+                    copies,
+                    lambda t, _o: messages.erased_for_staff(t),
+                    new_status=None,
+                )
+    # The Telegram id goes too; a negative surrogate keeps the row unique and unreachable.
+    assert guest.id is not None
+    guest.telegram_id = guest.chat_id = -guest.id
+    guest.first_name, guest.room, guest.awaiting_room = "", None, False
+    guest.erased_at, guest.updated_at = now, now
+    session.add(guest)
+
+
+def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) -> Purged:
+    """Anonymize requests finished before the cutoff, and guests with nothing newer.
+
+    Stored updates and delivered messages older than the cutoff are deleted, since they carry
+    the same texts.
+    """
+    cutoff = now - timedelta(days=older_than_days)
+    old = session.exec(
+        select(Request).where(
+            col(Request.status).in_(FINISHED),
+            col(Request.closed_at) < cutoff,
+            (col(Request.text) != "") | col(Request.media_kind).is_not(None),
+        )
+    ).all()
+    for request in old:
+        _anonymize_request(session, request, now)
+    newer = (
+        select(func.count())
+        .select_from(Request)
+        .where(
+            Request.guest_id == Guest.id,
+            (col(Request.created_at) >= cutoff) | col(Request.status).not_in(FINISHED),
+        )
+        .scalar_subquery()
+    )
+    stale_guests = session.exec(
+        select(Guest).where(
+            col(Guest.erased_at).is_(None), col(Guest.updated_at) < cutoff, newer == 0
+        )
+    ).all()
+    out = Outbox()
+    for guest in stale_guests:
+        _anonymize_guest(session, out, env, guest, now, tell_staff=False)
+    updates = session.execute(
+        delete(InboundUpdate).where(
+            col(InboundUpdate.received_at) < cutoff,
+            col(InboundUpdate.status) != InboundStatus.PENDING,
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    sent = session.execute(
+        delete(OutboxMessage).where(
+            col(OutboxMessage.created_at) < cutoff,
+            col(OutboxMessage.status) != OutboxStatus.PENDING,
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    return Purged(
+        requests=len(old), guests=len(stale_guests), updates=int(updates), messages=int(sent)
+    )

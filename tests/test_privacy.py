@@ -1,0 +1,187 @@
+"""Abuse and privacy: the per-guest rate limit, signed buttons, /forgetme and purge."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from typer.testing import CliRunner
+
+from bot.callbacks import CallbackSigner
+from bot.cli import app
+from bot.models import Event, Guest, InboundUpdate, Request, RequestStatus, Staff
+from bot.services import followups, guests, privacy, requests
+from bot.services.common import Person
+from bot.services.requests import Content
+from tests.conftest import TEST_HOTEL, Desk
+from tests.harness import Bot
+from tests.telegram_fakes import callback_update
+
+GUEST = Person(telegram_id=5003, chat_id=5003, first_name="John", language_code="en")
+
+
+def submit(desk: Desk, text: str) -> Request | None:
+    return desk(
+        lambda s, out, env, now: requests.submit(
+            s, out, env, person=GUEST, content=Content(text=text), now=now
+        )
+    )
+
+
+def test_a_flooding_guest_is_slowed_down_politely_and_nothing_is_stored_twice(desk: Desk) -> None:
+    desk(
+        lambda s, out, env, now: guests.start(
+            s, out, env, person=GUEST, payload="room-412", now=now
+        )
+    )
+    for n in range(20):
+        assert submit(desk, f"towel {n}") is not None
+    assert submit(desk, "towel 20") is None
+    assert desk.texts_to(GUEST.chat_id) == [
+        "You are sending messages very quickly. I keep at most 20 requests a minute; "
+        "please wait a moment and send the rest again."
+    ]
+    assert submit(desk, "towel 21") is None
+    assert desk.texts_to(GUEST.chat_id) == []  # told once a minute, not for every message
+    assert desk.read(lambda s: len(s.exec(select(Request)).all())) == 20
+    desk.clock.advance(61)
+    assert submit(desk, "towel 22") is not None
+
+
+def test_the_signature_of_callback_data() -> None:
+    signer = CallbackSigner.for_token("123:abc")
+    signed = signer.sign("acc:12")
+    assert signed.startswith("acc:12:") and len(signed) == len("acc:12:") + 8
+    assert signer.verify(signed) == "acc:12"
+    assert signer.verify("acc:13" + signed[6:]) is None
+    assert signer.verify("acc:12") is None
+    assert CallbackSigner.for_token("456:def").verify(signed) is None
+
+
+async def test_a_forged_button_is_refused_before_any_handler(
+    bot: Bot, desk: Desk, engine: Engine
+) -> None:
+    from tests.conftest import register
+
+    register(desk, 1001, "Maria", "housekeeping")
+    await bot.say(5001, "towels")
+    card = bot.telegram.last_message(1001)
+    await bot.feed(callback_update(1001, "acc:1:AAAAAAAA", card))
+    assert bot.telegram.alerts() == ["This button no longer applies."]
+    with Session(engine) as session:
+        assert session.get(Request, 1).status == RequestStatus.OPEN  # type: ignore[union-attr]
+
+
+async def test_forgetme_cancels_open_requests_tells_staff_and_erases(
+    bot: Bot, desk: Desk, engine: Engine
+) -> None:
+    from tests.conftest import register
+
+    register(desk, 1001, "Maria", "housekeeping", language="en")
+    await bot.say(5001, "/start room-412")
+    await bot.say(5001, "towels please")
+    await bot.press(1001, "acc:1")
+    await bot.say(5001, "/forgetme")
+    assert bot.telegram.button_data(5001) == ["forget:yes", "forget:no"]
+
+    await bot.press(5001, "forget:yes")
+
+    assert (
+        bot.telegram.texts(5001)[-1]
+        == "Done: your data is erased. If you write again, I will treat you as a new guest."
+    )
+    maria = bot.telegram.texts(1001)
+    assert "The guest cancelled request #1; you can stop working on it." in maria
+    assert maria[-1].endswith("Erased at the guest's request.") and "towels please" not in maria[-1]
+    with Session(engine) as session:
+        guest = session.exec(select(Guest)).one()
+        assert (guest.telegram_id, guest.first_name, guest.room) == (-guest.id, "", None)  # type: ignore[operator]
+        request = session.get(Request, 1)
+        assert request is not None and (request.status, request.text) == (
+            RequestStatus.CANCELLED,
+            "",
+        )
+        assert all(e.actor_name != "Anna" for e in session.exec(select(Event)).all())
+        assert session.exec(select(InboundUpdate)).all() == []
+    await bot.say(5001, "/start")
+    with Session(engine) as session:
+        assert len(session.exec(select(Guest)).all()) == 2  # a new guest, nothing linked
+
+
+async def test_forgetme_can_be_declined(bot: Bot) -> None:
+    await bot.say(5001, "towels please")
+    await bot.say(5001, "/forgetme")
+    await bot.press(5001, "forget:no")
+    assert bot.telegram.texts(5001)[-1] == "Nothing was erased."
+
+
+def test_purge_anonymizes_old_finished_requests_only(
+    desk: Desk, engine: Engine, maria_housekeeping: Staff
+) -> None:
+    desk(
+        lambda s, out, env, now: guests.start(
+            s, out, env, person=GUEST, payload="room-412", now=now
+        )
+    )
+    submit(desk, "towels")
+    desk(
+        lambda s, out, env, now: requests.accept(
+            s, out, env, telegram_id=1001, request_id=1, now=now
+        )
+    )
+    desk(
+        lambda s, out, env, now: requests.mark_done(
+            s, out, env, telegram_id=1001, request_id=1, now=now
+        )
+    )
+    desk.clock.advance(300)
+    desk(lambda s, out, env, now: followups.process_due(s, out, env, now))
+    desk(
+        lambda s, out, env, now: followups.answer(
+            s,
+            out,
+            env,
+            telegram_id=GUEST.telegram_id,
+            followup_id=1,
+            fine=True,
+            message_id=None,
+            now=now,
+        )
+    )
+    desk.clock.advance(40 * 86400)
+    submit(desk, "pillow")  # a newer request keeps the guest
+
+    result = desk(lambda s, _out, env, now: privacy.purge(s, env, older_than_days=30, now=now))
+
+    assert (result.requests, result.guests) == (1, 0)
+    with Session(engine) as session:
+        old, new = session.exec(select(Request).order_by(col(Request.id))).all()
+        assert (old.text, new.text) == ("", "pillow")
+        assert session.exec(select(Guest)).one().first_name == "John"
+    desk.clock.advance(40 * 86400)
+    desk(
+        lambda s, out, env, now: requests.cancel(
+            s, out, env, telegram_id=GUEST.telegram_id, request_id=2, now=now
+        )
+    )
+    desk.clock.advance(40 * 86400)
+    result = desk(lambda s, _out, env, now: privacy.purge(s, env, older_than_days=30, now=now))
+    assert (result.requests, result.guests) == (1, 1)
+    with Session(engine) as session:
+        assert session.exec(select(Guest)).one().first_name == ""
+
+
+def test_purge_command(engine: Engine, db_url: str) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["purge", "--older-than", "30"],
+        env={"DATABASE_URL": db_url, "CONCIERGE_CONFIG": str(TEST_HOTEL)},
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        result.output.strip()
+        == "anonymized 0 requests and 0 guests older than 30 days; deleted 0 stored updates and 0 delivered messages"
+    )
+    default = CliRunner().invoke(
+        app, ["purge"], env={"DATABASE_URL": db_url, "CONCIERGE_CONFIG": str(TEST_HOTEL)}
+    )
+    assert "older than 90 days" in default.output  # limits.retention_days
