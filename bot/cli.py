@@ -69,10 +69,28 @@ def _setting_error(exc: ValidationError) -> NoReturn:
 def _database(url: str) -> Engine:
     try:
         engine = make_engine(url)
+    except DatabaseError as exc:
+        fail(str(exc))
+    _migrate(engine)
+    return engine
+
+
+def _migrate(engine: Engine) -> None:
+    try:
         upgrade(engine)
     except DatabaseError as exc:
         fail(str(exc), EXIT_UNREACHABLE if "cannot reach" in str(exc) else EXIT_CONFIG)
-    return engine
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request URL, and the URL carries the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _now() -> datetime:
@@ -100,21 +118,15 @@ def run(
     if webhook and (problem := settings.webhook_problem()):
         fail(problem)
     hotel = _hotel(config or settings.config_path)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs every request URL, and the URL carries the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    engine = _database(settings.database_url)
     try:
-        lock = lock_single_instance(engine)
+        engine = make_engine(settings.database_url)
+        lock = lock_single_instance(engine)  # before migrating: a second instance changes nothing
     except DatabaseError as exc:
         fail(str(exc))
+    _migrate(engine)
     try:
         username = asyncio.run(check_telegram(settings))
+        _configure_logging(settings.log_level)
         logging.getLogger("bot").info("connected to Telegram as @%s", username)
         asyncio.run(serve(build_application(settings, hotel, engine), settings, webhook=webhook))
     except InvalidToken:

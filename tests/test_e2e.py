@@ -6,10 +6,14 @@ would see it; then a restart with an overdue follow-up, and a rejected token.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,11 +58,11 @@ def hotel_config(tmp_path: Path) -> Path:
 class BotProcess:
     """``concierge run`` as a child process."""
 
-    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+    def __init__(self, tmp_path: Path, env: dict[str, str], *, webhook: bool = False) -> None:
         self.log = tmp_path / f"bot-{datetime.now(UTC).timestamp()}.log"
         self._log_handle = self.log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
+            [sys.executable, "-m", "bot", "run", *(["--webhook"] if webhook else [])],
             cwd=tmp_path,
             env=env,
             stdout=self._log_handle,
@@ -366,4 +370,92 @@ def test_unreachable_telegram_is_a_one_line_error(tmp_path: Path, bot_env: dict[
         result.stderr.strip()
         .splitlines()[-1]
         .startswith("error: cannot reach the Telegram Bot API at http://127.0.0.1:9/bot")
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_webhook_mode_stores_and_answers(
+    tmp_path: Path, fake: FakeBotAPIThread, bot_env: dict[str, str]
+) -> None:
+    port = free_port()
+    env = bot_env | {
+        "WEBHOOK_URL": "http://lb.invalid/telegram",
+        "WEBHOOK_SECRET": "a-long-enough-secret-1234",
+        "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+    }
+    fake.set_webhook_targets([f"http://127.0.0.1:{port}/telegram"])
+    bot = BotProcess(tmp_path, env, webhook=True)
+    try:
+        fake.wait_until(lambda: fake.fake.webhook_url == "http://lb.invalid/telegram", timeout=30)
+        at = mark(fake)
+        fake.user_message(GUEST, "towels please", first_name="Anna")
+        says(
+            fake,
+            GUEST,
+            "Request #1 received and saved. Nobody is on duty to take it at this moment; it goes to the first staff member who starts their shift, and I will tell you as soon as someone accepts it.",
+            at,
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            assert json.load(response) == {"status": "ok"}
+        forged = urllib.request.Request(
+            f"http://127.0.0.1:{port}/telegram",
+            data=json.dumps({"update_id": 999}).encode(),
+            headers={
+                "X-Telegram-Bot-Api-Secret-Token": "wrong",
+                "Content-Type": "application/json",
+            },
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(forged, timeout=5)
+        assert refused.value.code == 403
+    finally:
+        assert bot.stop() == 0
+
+
+def test_webhook_mode_needs_its_settings(tmp_path: Path, bot_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--webhook"],
+        env=bot_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "error: WEBHOOK_URL is not set (the public HTTPS URL Telegram posts updates to)"
+    )
+
+
+def test_a_second_instance_on_the_same_sqlite_file_is_refused(
+    tmp_path: Path, fake: FakeBotAPIThread, bot_env: dict[str, str], db_url: str
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL serves several instances")
+    first = start(tmp_path, bot_env, fake)
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "bot", "run"],
+            env=bot_env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        assert first.stop() == 0
+    assert second.returncode == 2
+    assert second.stderr.strip().startswith(
+        "error: another Concierge instance is already running on "
+    )
+    assert second.stderr.strip().endswith(
+        "SQLite serves one instance (use PostgreSQL to run several)"
     )
