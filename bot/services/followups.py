@@ -55,12 +55,16 @@ def process_due(session: Session, out: Outbox, env: Env, now: datetime) -> Timer
     change means it is sent once even if two passes overlap.
     """
     sent = expired = cancelled = 0
-    due = session.exec(
+    postgres = session.get_bind().dialect.name == "postgresql"
+    due_query = (
         select(FollowUp)
         .where(FollowUp.status == FollowUpStatus.PENDING, col(FollowUp.due_at) <= now)
         .order_by(col(FollowUp.due_at))
         .limit(BATCH)
-    ).all()
+    )
+    if postgres:  # instances share the due follow-ups instead of queueing for the same rows
+        due_query = due_query.with_for_update(skip_locked=True)
+    due = session.exec(due_query).all()
     for followup in due:
         request = session.get(Request, followup.request_id)
         guest = session.get(Guest, request.guest_id) if request else None
@@ -95,11 +99,14 @@ def process_due(session: Session, out: Outbox, env: Env, now: datetime) -> Timer
             )
         )
         out.wake(expires)
-    stale = session.exec(
+    stale_query = (
         select(FollowUp)
         .where(FollowUp.status == FollowUpStatus.SENT, col(FollowUp.expires_at) <= now)
         .limit(BATCH)
-    ).all()
+    )
+    if postgres:
+        stale_query = stale_query.with_for_update(skip_locked=True)
+    stale = session.exec(stale_query).all()
     for followup in stale:
         if not _claim(session, followup, FollowUpStatus.SENT, status=FollowUpStatus.UNANSWERED):
             continue
