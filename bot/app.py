@@ -87,7 +87,7 @@ def build_application(
         sessions,
         clock,
         owner=owner,
-        rates=rates or Rates(),
+        rates=rates or Rates(global_interval=1 / settings.messages_per_second),
         signer=signer,
         on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
     )

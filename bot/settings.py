@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
     config_path: Path = Field(default=EXAMPLE_CONFIG, validation_alias="CONCIERGE_CONFIG")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    messages_per_second: float = Field(
+        default=30.0, gt=0, le=1000, validation_alias="TELEGRAM_MESSAGES_PER_SECOND"
+    )
     webhook_url: str | None = Field(default=None, validation_alias="WEBHOOK_URL")
     webhook_secret: SecretStr | None = Field(default=None, validation_alias="WEBHOOK_SECRET")
     webhook_listen: str = Field(default="0.0.0.0:8080", validation_alias="WEBHOOK_LISTEN")
