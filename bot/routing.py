@@ -90,3 +90,14 @@ def recipients(
     if staff:
         return Recipients(Tier.SUPERVISORS, staff)
     return Recipients(Tier.NOBODY, [])
+
+
+def supervisors_to_alert(session: Session) -> list[Staff]:
+    """On-duty supervisors, or every active supervisor when none is on duty."""
+    return on_duty(session, supervisors=True) or list(
+        session.exec(
+            select(Staff)
+            .where(col(Staff.active), Staff.role == Role.SUPERVISOR)
+            .order_by(col(Staff.id))
+        )
+    )

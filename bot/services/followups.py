@@ -16,11 +16,10 @@ from bot.models import (
     Guest,
     Request,
     RequestStatus,
-    Staff,
     as_utc,
 )
 from bot.notifier import Button, Outbox, Outgoing
-from bot.routing import on_duty
+from bot.routing import supervisors_to_alert
 from bot.services import errors
 from bot.services.common import Env, record
 from bot.services.offers import offer
@@ -220,12 +219,7 @@ def _reply(out: Outbox, guest: Guest, message_id: int | None, text: str) -> None
 
 
 def _alert_supervisors(session: Session, out: Outbox, env: Env, request: Request) -> None:
-    supervisors = on_duty(session, supervisors=True)
-    if not supervisors:
-        supervisors = list(
-            session.exec(select(Staff).where(col(Staff.active), Staff.role == "supervisor"))
-        )
-    for supervisor in supervisors:
+    for supervisor in supervisors_to_alert(session):
         t = env.t(supervisor.language)
         out.send(
             Outgoing(

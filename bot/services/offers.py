@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot import messages
 from bot.i18n import Translator
-from bot.models import EventKind, Offer, OfferStatus, Request, Staff
+from bot.models import EventKind, Offer, OfferStatus, Request, RequestStatus, Staff
 from bot.notifier import Button, Media, Outbox, Outgoing, split_text
 from bot.routing import Tier, recipients
 from bot.services.common import Env, record
@@ -127,3 +128,32 @@ def assignee_buttons(t: Translator, request: Request) -> tuple[tuple[Button, ...
             Button(messages.release_button(t), f"rel:{request.id}"),
         ),
     )
+
+
+def relieve(session: Session, staff: Staff, now: datetime, *, reason: EventKind) -> set[int]:
+    """Withdraw a staff member's offers and reopen their accepted requests.
+
+    Returns the ids of the requests involved, for the caller to hand on.
+    """
+    offered = session.exec(
+        select(Offer).where(Offer.staff_id == staff.id, Offer.status == OfferStatus.ACTIVE)
+    ).all()
+    involved = {row.request_id for row in offered}
+    session.execute(
+        update(Offer)
+        .where(col(Offer.staff_id) == staff.id, col(Offer.status) == OfferStatus.ACTIVE)
+        .values(status=OfferStatus.WITHDRAWN)
+    )
+    assigned = session.exec(
+        select(Request).where(
+            Request.assignee_id == staff.id, Request.status == RequestStatus.ACCEPTED
+        )
+    ).all()
+    for request in assigned:
+        request.status, request.assignee_id, request.accepted_at = RequestStatus.OPEN, None, None
+        request.updated_at = now
+        session.add(request)
+        record(session, request_id=request.id, kind=reason, now=now, actor=staff)
+        involved.add(request.id)  # type: ignore[arg-type]
+    session.flush()
+    return involved

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot import messages
@@ -13,8 +12,8 @@ from bot.config import HotelConfig
 from bot.models import EventKind, Offer, OfferStatus, Request, RequestStatus, Role, Staff
 from bot.notifier import Button, Outbox, Outgoing
 from bot.services import errors
-from bot.services.common import Env, record
-from bot.services.offers import active_offers, offer, update_copies
+from bot.services.common import Env
+from bot.services.offers import active_offers, offer, relieve, update_copies
 from bot.services.requests import offer_waiting, staff_member
 
 
@@ -85,20 +84,7 @@ def remove(session: Session, *, telegram_id: int, now: datetime) -> Staff:
         raise errors.NotRegistered
     staff.active, staff.on_duty = False, False
     session.add(staff)
-    session.execute(
-        update(Offer)
-        .where(col(Offer.staff_id) == staff.id, col(Offer.status) == OfferStatus.ACTIVE)
-        .values(status=OfferStatus.WITHDRAWN)
-    )
-    accepted = session.exec(
-        select(Request).where(
-            Request.assignee_id == staff.id, Request.status == RequestStatus.ACCEPTED
-        )
-    ).all()
-    for request in accepted:
-        request.status, request.assignee_id, request.updated_at = RequestStatus.OPEN, None, now
-        session.add(request)
-        record(session, request_id=request.id, kind=EventKind.RELEASED, now=now, actor=staff)
+    relieve(session, staff, now, reason=EventKind.RELEASED)
     return staff
 
 

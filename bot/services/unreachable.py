@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot import messages
@@ -12,17 +11,14 @@ from bot.models import (
     ACTIVE_STATUSES,
     EventKind,
     Guest,
-    Offer,
-    OfferStatus,
     Request,
     RequestStatus,
-    Role,
     Staff,
 )
 from bot.notifier import Outbox, Outgoing
-from bot.routing import on_duty
+from bot.routing import supervisors_to_alert
 from bot.services.common import Env, record
-from bot.services.offers import active_offers, offer
+from bot.services.offers import active_offers, offer, relieve
 
 
 def chat_blocked(session: Session, out: Outbox, env: Env, chat_id: int, now: datetime) -> None:
@@ -59,44 +55,13 @@ def staff_blocked(session: Session, out: Outbox, env: Env, staff: Staff, now: da
         return
     staff.blocked_at, staff.on_duty = now, False
     session.add(staff)
-    offered = session.exec(
-        select(Offer).where(Offer.staff_id == staff.id, Offer.status == OfferStatus.ACTIVE)
-    ).all()
-    session.execute(
-        update(Offer)
-        .where(col(Offer.staff_id) == staff.id, col(Offer.status) == OfferStatus.ACTIVE)
-        .values(status=OfferStatus.WITHDRAWN)
-    )
-    assigned = session.exec(
-        select(Request).where(
-            Request.assignee_id == staff.id, Request.status == RequestStatus.ACCEPTED
-        )
-    ).all()
-    handed_on: set[int] = set()
-    for request in assigned:
-        request.status, request.assignee_id, request.accepted_at, request.updated_at = (
-            RequestStatus.OPEN,
-            None,
-            None,
-            now,
-        )
-        session.add(request)
-        record(
-            session, request_id=request.id, kind=EventKind.STAFF_UNREACHABLE, now=now, actor=staff
-        )
-        handed_on.add(request.id)  # type: ignore[arg-type]
-    session.flush()
-    for row in offered:
-        handed_on.add(row.request_id)
+    handed_on = relieve(session, staff, now, reason=EventKind.STAFF_UNREACHABLE)
     for request_id in sorted(handed_on):
         waiting = session.get(Request, request_id)
         open_ = waiting is not None and waiting.status == RequestStatus.OPEN
         if open_ and waiting is not None and not active_offers(session, request_id):
             offer(session, out, env, waiting, now, exclude={staff.id})  # type: ignore[arg-type]
-    supervisors = on_duty(session, supervisors=True) or list(
-        session.exec(select(Staff).where(col(Staff.active), Staff.role == Role.SUPERVISOR))
-    )
-    for supervisor in supervisors:
+    for supervisor in supervisors_to_alert(session):
         if supervisor.id == staff.id:
             continue
         t = env.t(supervisor.language)
