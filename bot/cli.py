@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
+from bot import intake, outbox
 from bot.config import ConfigError, HotelConfig, load_hotel_config
 from bot.db import DatabaseError, lock_single_instance, make_engine, session_factory, upgrade
 from bot.models import Role
@@ -124,6 +125,13 @@ def run(
     except DatabaseError as exc:
         fail(str(exc))
     _migrate(engine)
+    if lock is not None:
+        # This process holds the SQLite lock, so every lease in the database belongs to a
+        # killed predecessor: its updates and messages go on now, not when the leases end.
+        with session_factory(engine)() as session:
+            intake.release_all(session)
+            outbox.release_all(session)
+            session.commit()
     try:
         username = asyncio.run(check_telegram(settings))
         _configure_logging(settings.log_level)

@@ -178,3 +178,16 @@ def pending_count(session: Session) -> int:
             .where(InboundUpdate.status == InboundStatus.PENDING)
         ).one()
     )
+
+
+def release_all(session: Session) -> int:
+    """Drop every lease on pending rows; only for a process that knows it runs alone."""
+    result = session.execute(
+        update(InboundUpdate)
+        .where(
+            col(InboundUpdate.status) == InboundStatus.PENDING,
+            col(InboundUpdate.lease_owner).is_not(None),
+        )
+        .values(lease_owner=None, lease_until=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

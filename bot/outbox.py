@@ -219,3 +219,16 @@ def drop_chat(session: Session, chat_id: int, reason: str) -> int:
         )
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release_all(session: Session) -> int:
+    """Drop every lease on pending rows; only for a process that knows it runs alone."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
+            col(OutboxMessage.lease_owner).is_not(None),
+        )
+        .values(lease_owner=None, lease_until=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -31,7 +31,7 @@ from bot.notifier import Outgoing
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 25
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=30)  # handling takes milliseconds; marking done guards a late twin
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -10,7 +9,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -62,6 +61,19 @@ async def reply(
         await context.deps.send(Outgoing(chat_id=chat.id, text=text, buttons=buttons))
 
 
+async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
+    """Answer a button press, best effort.
+
+    The answer is outside the update's transaction: an update handled again after a crash
+    answers the same query a second time, which Telegram refuses ("query is too old"). That
+    must not turn a handled update into a failed one.
+    """
+    try:
+        await query.answer(text, show_alert=alert)
+    except TelegramError as exc:
+        log.warning("could not answer a button press: %s", exc)
+
+
 async def press(
     update: Update, context: ConciergeContext, action: Callable[[Tx, int], object]
 ) -> None:
@@ -72,9 +84,9 @@ async def press(
         async with context.deps.transaction() as tx:
             action(tx, query.from_user.id)
     except DomainError as error:
-        await query.answer(messages.error_text(context.t, error), show_alert=True)
+        await answer(query, messages.error_text(context.t, error), alert=True)
         return
-    await query.answer()
+    await answer(query)
 
 
 class RequestAction(Protocol):
@@ -148,7 +160,7 @@ async def identify(update: Update, context: ConciergeContext) -> None:
         raise ApplicationHandlerStop from None
     query = update.callback_query
     if query is not None and context.deps.signer.verify(query.data or "") is None:
-        await query.answer(messages.error_text(context.t, DomainError()), show_alert=True)
+        await answer(query, messages.error_text(context.t, DomainError()), alert=True)
         raise ApplicationHandlerStop
 
 
@@ -207,7 +219,7 @@ async def language_chosen(update: Update, context: ConciergeContext) -> None:
             locale=context.matches[0].group(1),
             now=tx.now,
         )
-    await query.answer()
+    await answer(query)
 
 
 async def my_id(update: Update, context: ConciergeContext) -> None:
@@ -234,7 +246,7 @@ async def stale_button(update: Update, context: ConciergeContext) -> None:
     """Answer a button this version of the bot does not know."""
     query = update.callback_query
     if query is not None:
-        await query.answer(messages.error_text(context.t, DomainError()), show_alert=True)
+        await answer(query, messages.error_text(context.t, DomainError()), alert=True)
 
 
 async def _say_sorry(update: Update, context: ConciergeContext) -> None:
@@ -263,10 +275,9 @@ async def on_error(update: object, context: ConciergeContext) -> None:
         return  # the guest was told on the first attempt; the update is retried
     if isinstance(update, Update):
         if update.callback_query is not None:
-            with contextlib.suppress(TelegramError):
-                await update.callback_query.answer(
-                    messages.try_again_later(context.t)[:190], show_alert=True
-                )
+            await answer(
+                update.callback_query, messages.try_again_later(context.t)[:190], alert=True
+            )
             return
         await _say_sorry(update, context)
 

@@ -242,3 +242,34 @@ async def test_webhook_answers_503_when_it_cannot_store(hotel: Any, clock: Any) 
         assert response.status == 503
         health = await client.get("/healthz")
         assert health.status == 503
+
+
+async def test_a_refused_button_answer_does_not_fail_a_handled_update(
+    engine: Engine, bot: Bot
+) -> None:
+    """After a crash a refused press is handled again; Telegram refuses the second answer."""
+    await bot.say(GUEST, "towels")
+    ack = bot.telegram.last_message(GUEST)
+    press = callback_update(GUEST, bot.deps.signer.sign("can:99"), ack)  # no such request
+    store(engine, press, now=bot.clock.now())
+    bot.telegram.fail_next(
+        "answerCallbackQuery", 400, "Bad Request: query is too old and response timeout expired"
+    )
+
+    assert await processor_for(bot.app).drain() == 1
+
+    assert [r.status for r in inbound(engine)] == [InboundStatus.DONE]
+
+
+def test_a_lone_instance_releases_the_leases_of_its_killed_predecessor(
+    engine: Engine, bot: Bot
+) -> None:
+    store(engine, message_update(GUEST, "towels"), now=bot.clock.now())
+    with session_factory(engine)() as session:
+        intake.claim(session, owner="killed", now=bot.clock.now(), lease=LEASE)
+        session.commit()
+    with session_factory(engine)() as session:
+        assert intake.release_all(session) == 1
+        session.commit()
+    with session_factory(engine)() as session:
+        assert len(intake.claim(session, owner="new", now=bot.clock.now(), lease=LEASE)) == 1
