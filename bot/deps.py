@@ -78,11 +78,19 @@ class Deps:
                 tx.outbox.send(message)
 
     async def run_timers(self) -> None:
-        """Send due follow-ups, expire ignored ones and offer requests nobody holds."""
+        """Send due follow-ups, expire ignored ones and offer requests nobody holds.
+
+        Works through the due follow-ups batch by batch until a batch comes back short, so a
+        backlog (after downtime) is cleared at once rather than a batch per wake-up.
+        """
         async with self._timer_lock:
             try:
+                while True:
+                    async with self.transaction() as tx:
+                        run = followups.process_due(tx.session, tx.outbox, self.env, tx.now)
+                    if not run.full:
+                        break
                 async with self.transaction() as tx:
-                    followups.process_due(tx.session, tx.outbox, self.env, tx.now)
                     requests.offer_waiting(tx.session, tx.outbox, self.env, tx.now)
             except Exception:
                 log.exception("timer pass failed; the next sweep retries")

@@ -47,7 +47,7 @@ class TimerScheduler:
             replace_existing=True,
             misfire_grace_time=None,
             coalesce=True,
-            max_instances=1,
+            max_instances=3,
         )
         self._scheduler.start()
 
@@ -63,6 +63,9 @@ class TimerScheduler:
             replace_existing=True,
             misfire_grace_time=None,
             coalesce=True,
+            # A pass re-arms this job while it runs; with one instance allowed, APScheduler
+            # would skip that run. Passes serialise on a lock in ``Deps.run_timers``.
+            max_instances=3,
         )
 
     def shutdown(self) -> None:

@@ -211,3 +211,20 @@ def test_next_due_is_the_earliest_send_or_expiry(desk: Desk, maria_housekeeping:
     desk.clock.advance(200)
     run_timers(desk)
     assert desk.read(followups.next_due) == first_due + timedelta(seconds=100)
+
+
+async def test_a_backlog_larger_than_a_batch_is_cleared_in_one_pass(
+    bot, desk: Desk, maria_housekeeping: Staff
+) -> None:
+    from bot.services.followups import BATCH
+
+    for n in range(BATCH + 20):
+        done_request(desk, f"towels {n}")
+        desk.clock.advance(4)  # within the guest's per-minute limit
+    bot.clock.advance(300)
+
+    await bot.deps.run_timers()
+
+    with desk.sessions() as session:
+        statuses = {f.status for f in session.exec(select(FollowUp)).all()}
+    assert statuses == {FollowUpStatus.SENT}

@@ -34,6 +34,7 @@ class TimerRun:
     sent: int
     expired: int
     cancelled: int
+    full: bool = False  # a batch limit was reached: more may be due
 
 
 def _claim(session: Session, followup: FollowUp, expect: FollowUpStatus, **values: object) -> bool:
@@ -116,13 +117,11 @@ def process_due(session: Session, out: Outbox, env: Env, now: datetime) -> Timer
             request.status, request.closed_at, request.updated_at = RequestStatus.CLOSED, now, now
             session.add(request)
             record(session, request_id=followup.request_id, kind=EventKind.CLOSED, now=now)
-    if len(due) == BATCH or len(stale) == BATCH:
-        out.wake(now)
-    else:
-        upcoming = next_due(session)
-        if upcoming is not None:
-            out.wake(upcoming)
-    return TimerRun(sent=sent, expired=expired, cancelled=cancelled)
+    full = len(due) == BATCH or len(stale) == BATCH
+    upcoming = now if full else next_due(session)
+    if upcoming is not None:
+        out.wake(upcoming)
+    return TimerRun(sent=sent, expired=expired, cancelled=cancelled, full=full)
 
 
 def next_due(session: Session) -> datetime | None:
