@@ -20,6 +20,18 @@ for the bot to do something; :attr:`FakeBotAPI.polling` tells whether a long pol
 :meth:`FakeBotAPI.fail_next`, :meth:`FakeBotAPI.delay_next` and :meth:`FakeBotAPI.block_chat`
 inject faults.
 
+Flood limits
+------------
+
+By default the fake accepts any number of messages. With ``rate_limits=RateLimits()`` (or
+``--rate-limits`` standalone) it enforces Telegram's flood limits as token buckets (a generic
+cell rate algorithm): about 30 messages a second overall, one a second per private chat after
+a burst of three, twenty a minute per group; edits, copies and forwards count like sends. A
+message beyond a limit is answered 429 ``Too Many Requests: retry after N`` with
+``parameters.retry_after`` (whole seconds until it would be accepted) and is not delivered; it
+does not use up the allowance. :attr:`RateLimits.tolerance` forgives arrivals that are a few
+milliseconds early, as network jitter makes them.
+
 Webhook mode
 ------------
 
@@ -103,6 +115,7 @@ __all__ = [
     "Delivery",
     "FakeBotAPI",
     "FakeBotAPIThread",
+    "RateLimits",
     "Upload",
     "main",
 ]
@@ -242,6 +255,47 @@ _FILE_DIR = {
 def _key(method: str) -> str:
     """Normalise a method name: Telegram method names are case-insensitive."""
     return method.replace("_", "").lower()
+
+
+# Methods that put a message into a chat (or change one) and count against the flood limits.
+_LIMITED_METHODS = frozenset(
+    _key(name)
+    for name in (
+        "sendMessage",
+        "sendPhoto",
+        "sendVoice",
+        "sendDocument",
+        "sendLocation",
+        "forwardMessage",
+        "copyMessage",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageReplyMarkup",
+    )
+)
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Telegram's flood limits as token buckets: a rate and the burst allowed above it."""
+
+    per_second: float = 30.0  # all chats together
+    burst: int = 30
+    chat_per_second: float = 1.0  # one private chat
+    chat_burst: int = 3
+    group_per_minute: float = 20.0  # one group or channel
+    group_burst: int = 20
+    tolerance: float = 0.05  # seconds an arrival may be early (network jitter)
+
+    def bucket(self, chat_id: int | None) -> tuple[float, float]:
+        """Interval between messages and burst tolerance (seconds) for a chat, or overall."""
+        if chat_id is None:
+            interval, burst = 1 / self.per_second, self.burst
+        elif chat_id < 0:
+            interval, burst = 60 / self.group_per_minute, self.group_burst
+        else:
+            interval, burst = 1 / self.chat_per_second, self.chat_burst
+        return interval, interval * (burst - 1) + self.tolerance
 
 
 def _u16(text: str) -> int:
@@ -896,7 +950,8 @@ class FakeBotAPI:
     attempt, in order of completion), ``on_call`` (an optional callback invoked with each
     recorded :class:`Call`), and the webhook tuning ``webhook_timeout``,
     ``webhook_retry_initial`` and ``webhook_retry_max`` (seconds; the keyword arguments of the
-    same names set them). Not thread-safe: use :class:`FakeBotAPIThread` from other threads.
+    same names set them), and ``rate_limits`` (``None``: no flood limits; see
+    :class:`RateLimits`). Not thread-safe: use :class:`FakeBotAPIThread` from other threads.
     """
 
     def __init__(
@@ -911,6 +966,7 @@ class FakeBotAPI:
         webhook_timeout: float = 10.0,
         webhook_retry_initial: float = 0.05,
         webhook_retry_max: float = 2.0,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.token = token
         self.bot_id = bot_id
@@ -926,6 +982,8 @@ class FakeBotAPI:
         self.webhook_timeout = webhook_timeout
         self.webhook_retry_initial = webhook_retry_initial
         self.webhook_retry_max = webhook_retry_max
+        self.rate_limits = rate_limits
+        self._tat: dict[int | None, float] = {}  # theoretical arrival time; None is overall
         self._webhook: _Webhook | None = None
         self._webhook_error: tuple[int, str] | None = None
         self._webhook_targets: list[str] | None = None
@@ -1647,6 +1705,27 @@ class FakeBotAPI:
             queue.popleft()
         return fault
 
+    def _check_flood(self, method: str, params: JSONDict, now: float) -> None:
+        """Raise 429 if this message would exceed a flood limit; else count it."""
+        limits = self.rate_limits
+        if limits is None or _key(method) not in _LIMITED_METHODS:
+            return
+        try:
+            chat_id: int | None = self._resolve_chat(params.get("chat_id"))
+        except ApiError:
+            return  # the method itself answers the bad chat_id
+        keys = (None, chat_id)
+        wait = 0.0
+        for key in keys:
+            _interval, tolerance = limits.bucket(key)
+            wait = max(wait, self._tat.get(key, now) - tolerance - now)
+        if wait > 0:
+            retry = max(1, int(-(-wait // 1)))
+            raise ApiError(429, f"Too Many Requests: retry after {retry}", retry)
+        for key in keys:
+            interval, _tolerance = limits.bucket(key)
+            self._tat[key] = max(self._tat.get(key, now), now) + interval
+
     def _take_delay(self, key: str) -> float:
         queue = self._delays.get(key)
         return queue.popleft() if queue else 0.0
@@ -1723,6 +1802,7 @@ class FakeBotAPI:
                 fault = self._take_fault(_key(method))
                 if fault is not None:
                     raise ApiError(fault.status, fault.description, fault.retry_after)
+                self._check_flood(method, params, received)
                 result = await entry[1](params)
             except ApiError as exc:
                 error = exc
@@ -2461,6 +2541,7 @@ class FakeBotAPIThread:
         webhook_timeout: float = 10.0,
         webhook_retry_initial: float = 0.05,
         webhook_retry_max: float = 2.0,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.fake = FakeBotAPI(
             token,
@@ -2472,6 +2553,7 @@ class FakeBotAPIThread:
             webhook_timeout=webhook_timeout,
             webhook_retry_initial=webhook_retry_initial,
             webhook_retry_max=webhook_retry_max,
+            rate_limits=rate_limits,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -2722,7 +2804,13 @@ class FakeBotAPIThread:
 
 async def _serve(args: argparse.Namespace) -> None:
     fake = FakeBotAPI(
-        args.token, args.bot_id, args.username, args.host, args.port, bot_first_name=args.name
+        args.token,
+        args.bot_id,
+        args.username,
+        args.host,
+        args.port,
+        bot_first_name=args.name,
+        rate_limits=RateLimits() if args.rate_limits else None,
     )
     if args.webhook_target:
         fake.set_webhook_targets(args.webhook_target)
@@ -2758,6 +2846,12 @@ def main(argv: list[str] | None = None) -> None:
         metavar="URL",
         help="deliver webhook updates here instead of the setWebhook URL (repeatable: "
         "round-robin over the targets, like a load balancer)",
+    )
+    parser.add_argument(
+        "--rate-limits",
+        action="store_true",
+        help="enforce Telegram's flood limits (30/s overall, 1/s per private chat after a "
+        "burst of 3, 20/min per group) and answer 429 beyond them",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="print every call as JSON")
     args = parser.parse_args(argv)

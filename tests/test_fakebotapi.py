@@ -48,7 +48,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.fakebotapi import Call, Delivery, FakeBotAPI, FakeBotAPIThread
+from tests.fakebotapi import Call, Delivery, FakeBotAPI, FakeBotAPIThread, RateLimits
 
 ROOT = Path(__file__).resolve().parent.parent
 GUEST = 4242
@@ -326,6 +326,50 @@ async def test_fail_next_retry_after(fake: FakeBotAPI, bot: Bot) -> None:
     fake.fail_next("getMe", 502)
     with pytest.raises(NetworkError, match="Bad Gateway"):
         await bot.get_me()
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_rate_limits_answer_429_beyond_telegram_limits() -> None:
+    limits = RateLimits(per_second=1, burst=5, chat_per_second=0.1, chat_burst=3, tolerance=0)
+    async with (
+        FakeBotAPI(rate_limits=limits) as fake,
+        Bot(fake.token, base_url=fake.base_url) as bot,
+    ):
+        sent = [await bot.send_message(GUEST, f"m{i}") for i in range(3)]  # the chat's burst
+        with pytest.raises(RetryAfter, match="Retry in 10"):
+            await bot.send_message(GUEST, "too soon for this chat")
+        with pytest.raises(RetryAfter):  # an edit counts like a send
+            await bot.edit_message_text("edited", chat_id=GUEST, message_id=sent[0].message_id)
+        await bot.send_message(GUEST + 1, "another chat")
+        await bot.send_message(GUEST + 2, "a third chat")  # five in all: the overall burst
+        with pytest.raises(RetryAfter, match="Retry in 1"):
+            await bot.send_message(GUEST + 3, "too soon overall")
+        assert await bot.get_me()  # other methods are not limited
+        assert [c.status for c in fake.calls_of("sendMessage")] == [200] * 3 + [429] + [200] * 2 + [
+            429
+        ]
+        rejected = [c for c in fake.calls if c.status == 429]
+        assert all(c.description.startswith("Too Many Requests: retry after") for c in rejected)  # type: ignore[union-attr]
+        assert [m["text"] for m in fake.messages_to(GUEST)] == ["m0", "m1", "m2"]
+        assert fake.messages_to(GUEST + 3) == []
+
+
+async def test_rate_limits_allow_again_after_the_wait() -> None:
+    limits = RateLimits(chat_per_second=20, chat_burst=1, tolerance=0)
+    async with (
+        FakeBotAPI(rate_limits=limits) as fake,
+        Bot(fake.token, base_url=fake.base_url) as bot,
+    ):
+        await bot.send_message(GUEST, "first")
+        with pytest.raises(RetryAfter):
+            await bot.send_message(GUEST, "second, at once")
+        await asyncio.sleep(0.06)
+        assert (await bot.send_message(GUEST, "second, later")).text == "second, later"
+    async with FakeBotAPI() as unlimited, Bot(unlimited.token, base_url=unlimited.base_url) as bot:
+        assert unlimited.rate_limits is None  # no limits unless asked for
+        for i in range(40):
+            await bot.send_message(GUEST, f"flood {i}")
+        assert all(c.ok for c in unlimited.calls)
 
 
 async def test_block_chat_forbidden(fake: FakeBotAPI, bot: Bot) -> None:
