@@ -35,7 +35,7 @@ class Rates:
     group_interval: float = 3.0
     group_burst: int = 2
     global_interval: float = 1 / 30
-    global_burst: int = 3
+    global_burst: int = 1  # strict spacing: a burst could put 33 into one second
 
     def for_chat(self, chat_id: int) -> tuple[timedelta, timedelta]:
         """Interval and burst tolerance for a chat (negative ids are groups and channels)."""
