@@ -666,7 +666,7 @@ def timers(ctx: Context) -> Section:
     section.add(
         f"{count:,} follow-ups due within {window:g} s: lateness p50 / p99 / max "
         "(marked sent − due)",
-        text + ("" if complete else f" ({count - sent_count:,} not sent after the wait)"),
+        text + (f" ({count - sent_count:,} not sent by the end)" if sent_count < count else ""),
         "p99 ≤ 1 s, max ≤ 2 s",
         sent_count == count and p99 <= 1.0 and worst <= 2.0,
         p50=p50,
@@ -681,7 +681,9 @@ def timers(ctx: Context) -> Section:
     delivered = sum(1 for _v, exact in at_fake if exact)
     section.add(
         "the same, question at the fake − due",
-        text + f"; {duplicates} sent twice",
+        text
+        + (f" ({count - delivered:,} not there by the end)" if delivered < count else "")
+        + f"; {duplicates} sent twice",
         "p99 ≤ 1 s, max ≤ 2 s",
         delivered == count and p99 <= 1.0 and worst <= 2.0 and not duplicates,
         p50=p50,
@@ -695,8 +697,8 @@ def timers(ctx: Context) -> Section:
     if not complete:
         section.notes.append(
             f"the wait ended {sizes.timer_grace:g} s after the last due time with "
-            f"{count - sent_count:,} follow-ups not sent; their lateness counts as the time "
-            "until then (≥)."
+            f"{count - sent_count:,} follow-ups not marked sent and {count - delivered:,} "
+            "questions not at the fake; their lateness counts as the time until then (≥)."
         )
     if skipped:
         section.notes.append(
