@@ -22,7 +22,7 @@ from bot.callbacks import CallbackSigner
 from bot.clock import Clock, SystemClock
 from bot.config import HotelConfig
 from bot.db import session_factory
-from bot.delivery import Sender
+from bot.delivery import HTTP_CONNECTIONS, Sender
 from bot.deps import BotData, ConciergeContext, Deps
 from bot.i18n import I18n, Translator
 from bot.outbox import Rates
@@ -68,6 +68,10 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
+    else:
+        # The sender makes at most HTTP_CONNECTIONS requests at once; the rest of the pool
+        # serves button answers and apologies sent directly.
+        builder = builder.connection_pool_size(HTTP_CONNECTIONS + 4).pool_timeout(5.0)
     application: ConciergeApp = builder.build()
     sessions = session_factory(engine)
     env = Env(hotel=hotel, i18n=I18n(hotel.hotel.default_language, hotel.hotel.languages))

@@ -37,10 +37,13 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(normalize_url(url))
     except ArgumentError as exc:
         raise DatabaseError(f"DATABASE_URL is not a valid database URL: {url!r}") from exc
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
+        # A file connection cannot go stale, so no ping before each use.
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
     elif parsed.get_backend_name() == "postgresql":
+        # A server restart leaves dead pooled connections: test each one as it is checked out.
+        kwargs["pool_pre_ping"] = True
         kwargs["connect_args"] = {"connect_timeout": 5}
     try:
         engine = create_engine(parsed, **kwargs)

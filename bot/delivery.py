@@ -1,10 +1,11 @@
 """The sender: delivers outbox rows through the Bot API, in every running instance.
 
 It claims due rows (see ``bot.outbox``), waits for each row's pacing slot, sends it, and records
-the outcome in one short transaction: sent (with the message id, remembered on an offer when
-the row is a request card), retried with exponential backoff on network errors and 5xx, retried
-after exactly ``retry_after`` on 429, given up on a permanent error, or — when the chat has
-blocked the bot — given up for the whole chat and handed to ``on_blocked``.
+the outcome (outcomes that finish together share one short transaction): sent (with the message
+id, remembered on an offer when the row is a request card), retried with exponential backoff on
+network errors and 5xx, retried after exactly ``retry_after`` on 429, given up on a permanent
+error, or — when the chat has blocked the bot — given up for the whole chat and handed to
+``on_blocked``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlalchemy import bindparam, update
+from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
@@ -38,6 +40,9 @@ BlockedHandler = Callable[[Session, Outbox, int, datetime], None]
 
 MAX_AGE = timedelta(hours=24)
 MAX_BACKOFF = 300.0
+# Bot API requests at once. httpx checks every pooled connection on each request, so a pool
+# sized for the 30 messages a second Telegram allows is much cheaper than its default of 256.
+HTTP_CONNECTIONS = 16
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,14 @@ class Outcome:
     hold_chat: bool = False
     blocked: bool = False
     error: str | None = None
+
+
+class Delivery(NamedTuple):
+    """A row, the message it holds and what happened when it was sent."""
+
+    row: OutboxMessage
+    message: Outgoing
+    outcome: Outcome
 
 
 def backoff(attempts: int) -> float:
@@ -120,7 +133,12 @@ async def send(
 
 
 class Sender:
-    """Claims and delivers outbox rows until stopped."""
+    """Claims and delivers outbox rows until stopped.
+
+    Outcomes are written by one recorder task: everything that finished while the previous
+    write ran goes into the next transaction together, so a busy sender commits once per
+    batch rather than once per message.
+    """
 
     def __init__(
         self,
@@ -134,6 +152,7 @@ class Sender:
         on_blocked: BlockedHandler,
         poll_interval: float = 0.5,
         max_in_flight: int = 64,
+        max_requests: int = HTTP_CONNECTIONS,
     ) -> None:
         self._bot = bot
         self._sessions = sessions
@@ -144,8 +163,11 @@ class Sender:
         self._on_blocked = on_blocked
         self._poll_interval = poll_interval
         self._slots = asyncio.Semaphore(max_in_flight)
+        self._requests = asyncio.Semaphore(max_requests)
         self._wakeup = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._results: list[Delivery] = []
+        self._has_results = asyncio.Event()
         self._stopping = False
 
     @property
@@ -159,6 +181,16 @@ class Sender:
 
     async def run(self) -> None:
         """Deliver until ``stop``; database trouble only delays delivery."""
+        recorder = asyncio.create_task(self._record_results(), name="outbox-recorder")
+        try:
+            await self._claim_loop()
+        finally:
+            recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recorder
+            self._flush_results()
+
+    async def _claim_loop(self) -> None:
         while not self._stopping:
             self._wakeup.clear()
             try:
@@ -168,7 +200,7 @@ class Sender:
                 claimed = []
             for row in claimed:
                 await self._slots.acquire()
-                task = asyncio.create_task(self._deliver(row))
+                task = asyncio.create_task(self._deliver_and_queue(row))
                 self._tasks.add(task)
                 task.add_done_callback(self._finished)
             if claimed:
@@ -183,23 +215,29 @@ class Sender:
             log.error("delivery task failed", exc_info=task.exception())
 
     async def stop(self) -> None:
-        """Stop claiming and let deliveries under way finish (their leases cover a crash)."""
+        """Stop claiming, let deliveries under way finish and record their outcomes.
+
+        Their leases cover a crash meanwhile.
+        """
         self._stopping = True
         self._wakeup.set()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
+        self._flush_results()
 
     async def drain(self) -> int:
         """Deliver everything due now; return how many rows were tried.
 
-        For tests: unlike ``run`` it claims nothing ahead of time and returns once nothing is due.
+        For tests: unlike ``run`` it claims nothing ahead of time, records every outcome before
+        it claims again, and returns once nothing is due.
         """
         tried = 0
         while True:
             claimed = self._claim(horizon=timedelta(0))
             if not claimed:
                 return tried
-            await asyncio.gather(*(self._deliver(row) for row in claimed))
+            results = await asyncio.gather(*(self._deliver(row) for row in claimed))
+            self._write(list(results))
             tried += len(claimed)
 
     def _claim(self, horizon: timedelta = timedelta(seconds=1)) -> list[OutboxMessage]:
@@ -214,19 +252,50 @@ class Sender:
             session.commit()
             return rows
 
-    async def _deliver(self, row: OutboxMessage) -> None:
+    async def _deliver_and_queue(self, row: OutboxMessage) -> None:
+        result = await self._deliver(row)  # not inline: the recorder swaps ``_results``
+        self._results.append(result)
+        self._has_results.set()
+
+    async def _deliver(self, row: OutboxMessage) -> Delivery:
         assert row.send_at is not None
         delay = (row.send_at - self._clock.now()).total_seconds()
         if delay > 0:
             await asyncio.sleep(delay)
         message = outbox.from_payload(row.chat_id, row.payload)
-        outcome = await self._attempt(message)
+        async with self._requests:
+            outcome = await self._attempt(message)
+        return Delivery(row, message, outcome)
+
+    async def _record_results(self) -> None:
+        """Write the outcomes as they come, a transaction for all that are waiting."""
+        while True:
+            await self._has_results.wait()
+            self._has_results.clear()
+            self._flush_results()
+            # Let deliveries finishing meanwhile join the next write.
+            await asyncio.sleep(0)
+
+    def _flush_results(self) -> None:
+        results, self._results = self._results, []
+        if results:
+            self._write(results)
+
+    def _write(self, results: list[Delivery]) -> None:
+        """Record outcomes in one transaction; if that fails, one by one, so one bad row cannot
+        hold up the others (a row not recorded is sent again when its lease ends)."""
         try:
-            self._record(row, message, outcome)
+            self._record(results)
+            return
         except Exception:
-            log.exception(
-                "recording delivery of outbox row %s failed; its lease will expire", row.id
-            )
+            if len(results) == 1:
+                log.exception(
+                    "recording delivery of outbox row %s failed; its lease will expire",
+                    results[0].row.id,
+                )
+                return
+        for result in results:
+            self._write([result])
 
     def _edit_target(self, message: Outgoing) -> int | None:
         if message.edit_message_id is not None:
@@ -271,64 +340,101 @@ class Sender:
             return Outcome(None, error=repr(exc)[:300])
         return Outcome(OutboxStatus.SENT, message_id=sent.message_id if sent else target)
 
-    def _record(self, row: OutboxMessage, message: Outgoing, outcome: Outcome) -> None:
+    def _record(self, results: list[Delivery]) -> None:
+        """Write outcomes with two statements for the whole batch (retries and blocked chats,
+        being rare, add their own)."""
         now = self._clock.now()
-        values: dict[str, object] = {
-            "lease_owner": None,
-            "lease_until": None,
-            "last_error": outcome.error,
-        }
         follow_up = Outbox()
+        rows: list[dict[str, object]] = []
+        offers: list[dict[str, object]] = []
         with self._sessions() as session:
-            if outcome.status is None:
-                attempts = row.attempts + 1
-                if now - row.created_at > MAX_AGE:
-                    values.update(status=OutboxStatus.FAILED, attempts=attempts)
-                    log.error(
-                        "giving up outbox row %s for chat %s after %s attempts",
-                        row.id,
-                        row.chat_id,
-                        attempts,
-                    )
-                else:
-                    wait = outcome.retry_in if outcome.hold_chat else backoff(attempts)
-                    values.update(attempts=attempts, not_before=now + timedelta(seconds=wait))
-                    if outcome.hold_chat:
-                        outbox.hold_chat(session, row.chat_id, now + timedelta(seconds=wait))
-                    log.warning(
-                        "delivery to chat %s failed (%s); retry in %.1fs",
-                        row.chat_id,
-                        outcome.error,
-                        wait,
-                    )
-            else:
-                values.update(status=outcome.status, attempts=row.attempts + 1)
-                if outcome.status is OutboxStatus.SENT:
-                    values.update(sent_at=now, message_id=outcome.message_id)
-                    offer_id = message.offer_id or (
-                        message.edit_offer_id if message.buttons else None
-                    )
-                    if offer_id is not None and outcome.message_id is not None:
-                        session.execute(
-                            update(Offer)
-                            .where(col(Offer.id) == offer_id)
-                            .values(message_id=outcome.message_id)
-                        )
-                elif outcome.status is OutboxStatus.FAILED:
-                    log.warning(
-                        "delivery to chat %s failed for good: %s", row.chat_id, outcome.error
-                    )
-            session.execute(
-                update(OutboxMessage)
-                .where(
-                    col(OutboxMessage.id) == row.id, col(OutboxMessage.lease_owner) == self._owner
-                )
-                .values(**values)
-            )
-            if outcome.blocked:
-                outbox.drop_chat(session, row.chat_id, "blocked")
-                self._on_blocked(session, follow_up, row.chat_id, now)
-                outbox.enqueue(session, follow_up.messages, now)
+            for result in results:
+                rows.append(self._outcome_values(session, result, now))
+                _row, message, outcome = result
+                offer_id = message.offer_id or (message.edit_offer_id if message.buttons else None)
+                if (
+                    outcome.status is OutboxStatus.SENT
+                    and offer_id is not None
+                    and outcome.message_id is not None
+                ):
+                    offers.append({"offer": offer_id, "message": outcome.message_id})
+            connection = session.connection()
+            connection.execute(_RECORD_OUTCOME, rows)
+            if offers:
+                connection.execute(_REMEMBER_CARD, offers)
+            for row, _message, outcome in results:
+                if outcome.blocked:
+                    outbox.drop_chat(session, row.chat_id, "blocked")
+                    self._on_blocked(session, follow_up, row.chat_id, now)
+            outbox.enqueue(session, follow_up.messages, now)
             session.commit()
         if follow_up.messages:
             self.wake()
+
+    def _outcome_values(
+        self, session: Session, result: Delivery, now: datetime
+    ) -> dict[str, object]:
+        """The row's new values for ``_RECORD_OUTCOME``; a 429's hold on the chat is applied."""
+        row, _message, outcome = result
+        values: dict[str, object] = {
+            "row": row.id,
+            "owner": self._owner,
+            "status": row.status,
+            "attempts": row.attempts + 1,
+            "not_before": row.not_before,
+            "sent_at": None,
+            "message": None,
+            "error": outcome.error,
+        }
+        if outcome.status is None:
+            if now - row.created_at > MAX_AGE:
+                values["status"] = OutboxStatus.FAILED.value
+                log.error(
+                    "giving up outbox row %s for chat %s after %s attempts",
+                    row.id,
+                    row.chat_id,
+                    values["attempts"],
+                )
+            else:
+                attempts = row.attempts + 1
+                wait = outcome.retry_in if outcome.hold_chat else backoff(attempts)
+                values["not_before"] = now + timedelta(seconds=wait)
+                if outcome.hold_chat:
+                    outbox.hold_chat(session, row.chat_id, now + timedelta(seconds=wait))
+                log.warning(
+                    "delivery to chat %s failed (%s); retry in %.1fs",
+                    row.chat_id,
+                    outcome.error,
+                    wait,
+                )
+        else:
+            values["status"] = outcome.status.value
+            if outcome.status is OutboxStatus.SENT:
+                values.update(sent_at=now, message=outcome.message_id)
+            elif outcome.status is OutboxStatus.FAILED:
+                log.warning("delivery to chat %s failed for good: %s", row.chat_id, outcome.error)
+        return values
+
+
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+# Built once: one executemany per batch of outcomes. Only the lease holder may record.
+_RECORD_OUTCOME = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row"), _OUTBOX.c.lease_owner == bindparam("owner"))
+    .values(
+        status=bindparam("status"),
+        attempts=bindparam("attempts"),
+        not_before=bindparam("not_before"),
+        sent_at=bindparam("sent_at"),
+        message_id=bindparam("message"),
+        last_error=bindparam("error"),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+_OFFERS = Offer.__table__  # type: ignore[attr-defined]
+_REMEMBER_CARD = (
+    update(_OFFERS)
+    .where(_OFFERS.c.id == bindparam("offer"))
+    .values(message_id=bindparam("message"))
+)

@@ -141,13 +141,21 @@ def _heads(
 
 
 def _pacing(session: Session, chat_id: int, now: datetime) -> Pacing:
-    row = session.get(
-        Pacing, chat_id, with_for_update=session.get_bind().dialect.name == "postgresql"
-    )
-    if row is None:
-        row = Pacing(chat_id=chat_id, tat=now)
-        session.add(row)
-    return row
+    return _pacings(session, [chat_id], now)[chat_id]
+
+
+def _pacings(session: Session, chat_ids: Iterable[int], now: datetime) -> dict[int, Pacing]:
+    """The pacing rows of these chats in one query (locked on PostgreSQL), new ones added."""
+    wanted = sorted(set(chat_ids))  # one order everywhere, so claimers cannot deadlock
+    query = select(Pacing).where(col(Pacing.chat_id).in_(wanted)).order_by(col(Pacing.chat_id))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    rows = {row.chat_id: row for row in session.exec(query)}
+    for chat_id in wanted:
+        if chat_id not in rows:
+            rows[chat_id] = Pacing(chat_id=chat_id, tat=now)
+            session.add(rows[chat_id])
+    return rows
 
 
 def claim(
@@ -168,9 +176,11 @@ def claim(
     """
     global_row = _pacing(session, GLOBAL_PACING, now)
     global_interval, global_burst = rates.overall
+    heads = _heads(session, now, now + horizon, limit)
+    pacing = _pacings(session, (row.chat_id for row in heads), now)
     claimed: list[OutboxMessage] = []
-    for row in _heads(session, now, now + horizon, limit):
-        chat_row = _pacing(session, row.chat_id, now)
+    for row in heads:
+        chat_row = pacing[row.chat_id]
         chat_interval, chat_burst = rates.for_chat(row.chat_id)
         slot = max(
             now,

@@ -104,16 +104,18 @@ class Processor:
             processing.error = exc
         finally:
             intake.current.reset(token)
+        failed = processing.error is not None and not isinstance(
+            processing.error, intake.AlreadyHandled
+        )
+        if processing.marked:
+            return  # the handler's transaction marked it done: nothing left to write
         now = self._deps.clock.now()
         with self._deps.sessions() as session:
-            failed = processing.error is not None and not isinstance(
-                processing.error, intake.AlreadyHandled
-            )
-            if failed and not processing.marked:
+            if failed:
                 if not intake.retry_later(session, row, repr(processing.error), now):
                     log.error("giving up update %s after %s attempts", row.update_id, row.attempts)
                     outbox.enqueue(session, self._give_up_notice(row.payload), now)
-            elif not processing.marked:
+            else:
                 with contextlib.suppress(intake.AlreadyHandled):
                     intake.mark_done(session, row.update_id, now)
             session.commit()

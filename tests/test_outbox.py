@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -351,3 +352,32 @@ async def test_staff_who_blocked_the_bot_go_off_duty_and_their_work_is_handed_on
         "⚠️ Maria (Housekeeping) has blocked the bot and is now off duty. 2 requests of theirs were handed on."
     )
     assert any(text.startswith("Request #1") and "towels" in text for text in telegram.texts(1002))
+
+
+async def test_a_running_sender_records_every_outcome_of_deliveries_that_overlap(
+    engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+) -> None:
+    chats = range(100, 140)
+    put(engine, *(Outgoing(chat, f"hello {chat}") for chat in chats), now=clock.now())
+    telegram.fail_next("sendMessage", 500, "Internal Server Error", chat_id=105)
+    telegram.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=106)
+
+    running = asyncio.create_task(sender.run())
+    try:
+        await telegram.wait_until(lambda: len(telegram.calls) >= len(chats))
+        for _ in range(200):  # outcomes are written by the recorder task, right after
+            recorded = rows(engine)
+            if all(r.lease_owner is None for r in recorded):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await sender.stop()
+        running.cancel()
+
+    by_chat = {r.chat_id: r for r in rows(engine)}
+    assert all(r.lease_owner is None for r in by_chat.values())
+    assert by_chat[105].status == OutboxStatus.PENDING and by_chat[105].attempts == 1
+    assert by_chat[106].status == OutboxStatus.FAILED
+    sent = [c for c in chats if by_chat[c].status == OutboxStatus.SENT]
+    assert sent == [c for c in chats if c not in (105, 106)]
+    assert all(by_chat[c].message_id is not None for c in sent)
