@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -128,16 +128,26 @@ def claim(
 
 def mark_done(session: Session, update_id: int, now: datetime) -> None:
     """Mark an update handled in the caller's transaction; ``AlreadyHandled`` if it was."""
-    result = session.execute(
-        update(InboundUpdate)
-        .where(
-            col(InboundUpdate.update_id) == update_id,
-            col(InboundUpdate.status) == InboundStatus.PENDING,
-        )
-        .values(status=InboundStatus.DONE, handled_at=now, lease_owner=None, lease_until=None)
+    result = session.connection().execute(
+        _MARK_DONE, {"update": update_id, "pending": InboundStatus.PENDING.value, "now": now}
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise AlreadyHandled(update_id)
+
+
+_INBOUND = InboundUpdate.__table__  # type: ignore[attr-defined]
+# Prepared once: the busiest statement of all (every handled update), and plain SQL, so the
+# session's objects need no synchronising.
+_MARK_DONE = (
+    update(_INBOUND)
+    .where(_INBOUND.c.update_id == bindparam("update"), _INBOUND.c.status == bindparam("pending"))
+    .values(
+        status=InboundStatus.DONE.value,
+        handled_at=bindparam("now"),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
 
 
 def mark_current_done(session: Session, now: datetime) -> None:

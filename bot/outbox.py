@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -92,18 +92,23 @@ def from_payload(chat_id: int, payload: dict[str, Any]) -> Outgoing:
 
 def enqueue(session: Session, messages: Iterable[Outgoing], now: datetime) -> int:
     """Add messages to the outbox in the caller's transaction; return how many."""
-    count = 0
-    for message in messages:
-        session.add(
-            OutboxMessage(
-                chat_id=message.chat_id,
-                payload=to_payload(message),
-                not_before=now,
-                created_at=now,
-            )
-        )
-        count += 1
-    return count
+    rows = [
+        {
+            "chat_id": message.chat_id,
+            "payload": to_payload(message),
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "not_before": now,
+            "created_at": now,
+        }
+        for message in messages
+    ]
+    if rows:
+        session.connection().execute(_INSERT, rows)
+    return len(rows)
+
+
+_INSERT = insert(OutboxMessage.__table__)  # type: ignore[attr-defined]
 
 
 def _heads(

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from bot.config import HotelConfig
@@ -58,12 +59,21 @@ def on_duty(
     session: Session, department: str | None = None, *, supervisors: bool = False
 ) -> list[Staff]:
     """Active on-duty staff of ``department`` (or supervisors), in registration order."""
+    if department is not None and not supervisors:
+        return list(session.exec(_ON_DUTY_IN, params={"department": department}))
     query = select(Staff).where(col(Staff.active), col(Staff.on_duty))
     if department is not None:
         query = query.where(Staff.department == department)
     if supervisors:
         query = query.where(Staff.role == Role.SUPERVISOR)
     return list(session.exec(query.order_by(col(Staff.id))))
+
+
+_ON_DUTY_IN = (
+    select(Staff)
+    .where(col(Staff.active), col(Staff.on_duty), col(Staff.department) == bindparam("department"))
+    .order_by(col(Staff.id))
+)
 
 
 def recipients(

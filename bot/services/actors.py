@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, select
 
 from bot.models import Guest, Staff
 from bot.services.common import Env
@@ -29,12 +30,27 @@ class Actor:
         return self.staff is not None and self.staff.is_supervisor
 
 
+# Prepared once: looked up for every update.
+_STAFF_BY_TELEGRAM_ID = select(Staff).where(col(Staff.telegram_id) == bindparam("telegram_id"))
+_GUEST_BY_TELEGRAM_ID = select(Guest).where(col(Guest.telegram_id) == bindparam("telegram_id"))
+
+
+def find_staff(session: Session, telegram_id: int) -> Staff | None:
+    """The staff member (active or not) with this Telegram id."""
+    return session.exec(_STAFF_BY_TELEGRAM_ID, params={"telegram_id": telegram_id}).first()
+
+
+def find_guest(session: Session, telegram_id: int) -> Guest | None:
+    """The guest with this Telegram id, if known."""
+    return session.exec(_GUEST_BY_TELEGRAM_ID, params={"telegram_id": telegram_id}).first()
+
+
 def identify(session: Session, env: Env, *, telegram_id: int, language_code: str | None) -> Actor:
     """Look the sender up; their stored language wins over Telegram's ``language_code``."""
-    staff = session.exec(select(Staff).where(Staff.telegram_id == telegram_id)).first()
+    staff = find_staff(session, telegram_id)
     if staff is not None and staff.active:
         return Actor(locale=env.i18n.translator(staff.language).locale, staff=staff)
-    guest = session.exec(select(Guest).where(Guest.telegram_id == telegram_id)).first()
+    guest = find_guest(session, telegram_id)
     if guest is not None:
         locale = guest.language
         if not guest.language_chosen and language_code:

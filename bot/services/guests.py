@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from bot import messages
-from bot.models import Guest, Staff
+from bot.models import Guest
 from bot.notifier import Button, Outbox, Outgoing
+from bot.services.actors import find_guest, find_staff
 from bot.services.common import Env, Person
 
 ROOM_PAYLOAD_PREFIX = "room-"
@@ -16,7 +17,7 @@ ROOM_PAYLOAD_PREFIX = "room-"
 
 def find(session: Session, telegram_id: int) -> Guest | None:
     """The guest with this Telegram id, if known."""
-    return session.exec(select(Guest).where(Guest.telegram_id == telegram_id)).first()
+    return find_guest(session, telegram_id)
 
 
 def ensure(session: Session, env: Env, person: Person, now: datetime) -> Guest:
@@ -115,7 +116,7 @@ def set_language(
     """Save the language a guest or staff member chose; answer in it."""
     if locale not in env.i18n.offered:
         locale = env.i18n.default
-    staff = session.exec(select(Staff).where(Staff.telegram_id == person.telegram_id)).first()
+    staff = find_staff(session, person.telegram_id)
     if staff is not None and staff.active:
         staff.language = locale
         session.add(staff)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
 from bot import messages
@@ -18,8 +18,14 @@ from bot.services.common import Env, record
 
 def active_offers(session: Session, request_id: int) -> list[Offer]:
     """Offers of a request that still show an Accept button."""
-    query = select(Offer).where(Offer.request_id == request_id, Offer.status == OfferStatus.ACTIVE)
-    return list(session.exec(query.order_by(col(Offer.id))))
+    return list(session.exec(_ACTIVE_OFFERS, params={"request": request_id}))
+
+
+_ACTIVE_OFFERS = (
+    select(Offer)
+    .where(col(Offer.request_id) == bindparam("request"), Offer.status == OfferStatus.ACTIVE)
+    .order_by(col(Offer.id))
+)
 
 
 def offer(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
 from bot import messages
@@ -23,6 +23,7 @@ from bot.models import (
 from bot.notifier import Button, Outbox, Outgoing
 from bot.routing import Tier, match_department
 from bot.services import errors, guests
+from bot.services.actors import find_staff
 from bot.services.common import Env, Person, record
 from bot.services.offers import active_offers, assignee_buttons, offer, update_copies
 
@@ -40,7 +41,7 @@ class Content:
 
 def staff_member(session: Session, telegram_id: int) -> Staff:
     """The active staff member with this Telegram id, else ``NotRegistered``."""
-    staff = session.exec(select(Staff).where(Staff.telegram_id == telegram_id)).first()
+    staff = find_staff(session, telegram_id)
     if staff is None or not staff.active:
         raise errors.NotRegistered
     return staff
@@ -148,13 +149,21 @@ def submit(
     return request
 
 
+_RECENT_REQUESTS = (
+    select(func.count())
+    .select_from(Request)
+    .where(
+        col(Request.guest_id) == bindparam("guest"),
+        col(Request.created_at) > bindparam("since"),
+    )
+)
+
+
 def _too_fast(session: Session, out: Outbox, env: Env, guest: Guest, now: datetime) -> bool:
     """True if the guest is over the per-minute limit; they are told so once a minute."""
     limit = env.hotel.limits.guest_messages_per_minute
     recent = session.exec(
-        select(func.count())
-        .select_from(Request)
-        .where(Request.guest_id == guest.id, col(Request.created_at) > now - timedelta(minutes=1))
+        _RECENT_REQUESTS, params={"guest": guest.id, "since": now - timedelta(minutes=1)}
     ).one()
     if recent < limit:
         return False
