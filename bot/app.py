@@ -31,6 +31,7 @@ from bot.scheduling import Timers, TimerScheduler
 from bot.services.common import Env
 from bot.services.unreachable import chat_blocked
 from bot.settings import Settings
+from bot.telegram_http import AiohttpRequest
 from handlers import register
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,9 @@ def build_application(
     else:
         # The sender makes at most HTTP_CONNECTIONS requests at once; the rest of the pool
         # serves button answers and apologies sent directly.
-        builder = builder.connection_pool_size(HTTP_CONNECTIONS + 4).pool_timeout(5.0)
+        builder = builder.request(
+            AiohttpRequest(HTTP_CONNECTIONS + 4, pool_timeout=5.0)
+        ).get_updates_request(AiohttpRequest(1))
     application: ConciergeApp = builder.build()
     sessions = session_factory(engine)
     env = Env(hotel=hotel, i18n=I18n(hotel.hotel.default_language, hotel.hotel.languages))
@@ -219,5 +222,5 @@ def _guest_commands(t: Translator) -> list[BotCommand]:
 async def check_telegram(settings: Settings) -> str:
     """Ask the Bot API who we are; raises ``InvalidToken`` or ``NetworkError`` before running."""
     token = settings.telegram_bot_token.get_secret_value()
-    async with Bot(token, base_url=settings.telegram_base_url) as bot:
+    async with Bot(token, base_url=settings.telegram_base_url, request=AiohttpRequest()) as bot:
         return bot.username

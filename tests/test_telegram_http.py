@@ -1,0 +1,157 @@
+"""The aiohttp transport under python-telegram-bot: what reaches the server, and failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.telegram_http import AiohttpRequest
+
+TOKEN = "123456:TEST"
+
+
+@dataclass
+class Server:
+    """A tiny Bot API: records what it gets and answers as told."""
+
+    url: str = ""
+    received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    answer: tuple[int, dict[str, Any]] | None = None
+    delay: float = 0.0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if request.content_type.startswith("multipart/"):
+            fields: dict[str, Any] = {}
+            async for part in await request.multipart():
+                fields[part.name or ""] = (part.filename, await part.read())  # type: ignore[union-attr]
+        else:
+            fields = dict(await request.post())
+        if method == "getMe":
+            me = {"id": 123456, "is_bot": True, "first_name": "Concierge", "username": "c_bot"}
+            return web.json_response({"ok": True, "result": me})
+        self.received.append((method, fields))
+        await asyncio.sleep(self.delay)
+        if self.answer is not None:
+            status, body = self.answer
+            return web.json_response(body, status=status)
+        chat = fields.get("chat_id", "1")
+        message = {
+            "message_id": len(self.received),
+            "date": 0,
+            "chat": {"id": int(chat[1] if isinstance(chat, tuple) else chat), "type": "private"},
+            "text": str(fields.get("text", "")),
+        }
+        return web.json_response({"ok": True, "result": message})
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    state = Server()
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", state.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    state.url = f"http://127.0.0.1:{port}/bot"
+    yield state
+    await runner.cleanup()
+
+
+def bot_for(url: str, **timeouts: float) -> Bot:
+    return Bot(TOKEN, base_url=url, request=AiohttpRequest(4, **timeouts))
+
+
+async def test_a_message_with_buttons_arrives_as_python_telegram_bot_sends_it(
+    server: Server,
+) -> None:
+    async with bot_for(server.url) as bot:
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton("Accept", callback_data="acc:1")]])
+        sent = await bot.send_message(
+            chat_id=42, text="Request #1 · Housekeeping", reply_markup=markup
+        )
+
+    assert sent.text == "Request #1 · Housekeeping" and sent.chat_id == 42
+    method, fields = server.received[-1]
+    assert method == "sendMessage"
+    assert fields["chat_id"] == "42" and fields["text"] == "Request #1 · Housekeeping"
+    assert json.loads(fields["reply_markup"]) == {
+        "inline_keyboard": [[{"text": "Accept", "callback_data": "acc:1"}]]
+    }
+
+
+async def test_an_uploaded_file_goes_as_multipart(server: Server) -> None:
+    async with bot_for(server.url) as bot:
+        await bot.send_document(
+            chat_id=42, document=InputFile(b"night report", filename="report.txt"), caption="hi"
+        )
+
+    method, fields = server.received[-1]
+    assert method == "sendDocument"
+    assert fields["document"] == ("report.txt", b"night report")
+    assert fields["caption"] == (None, b"hi")
+
+
+async def test_telegram_errors_keep_their_meaning(server: Server) -> None:
+    async with bot_for(server.url) as bot:
+        server.answer = (
+            429,
+            {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 7",
+                "parameters": {"retry_after": 7},
+            },
+        )
+        with pytest.raises(RetryAfter) as too_many:
+            await bot.send_message(chat_id=42, text="hello")
+        assert "retry in 7 seconds" in str(too_many.value).lower()
+
+        server.answer = (
+            403,
+            {
+                "ok": False,
+                "error_code": 403,
+                "description": "Forbidden: bot was blocked by the user",
+            },
+        )
+        with pytest.raises(Forbidden, match="blocked"):
+            await bot.send_message(chat_id=42, text="hello")
+
+
+async def test_a_slow_answer_times_out(server: Server) -> None:
+    server.delay = 1.0
+    async with bot_for(server.url, read_timeout=0.2) as bot:
+        with pytest.raises(TimedOut):
+            await bot.send_message(chat_id=42, text="hello")
+
+
+async def test_an_unreachable_server_is_a_network_error(unused_tcp_port: int) -> None:
+    bot = bot_for(f"http://127.0.0.1:{unused_tcp_port}/bot")
+    try:
+        with pytest.raises(NetworkError, match="aiohttp"):
+            await bot.initialize()  # asks getMe
+    finally:
+        await bot.shutdown()
+
+
+async def test_the_transport_must_be_initialized_and_can_be_again(server: Server) -> None:
+    request = AiohttpRequest()
+    with pytest.raises(RuntimeError, match="not initialized"):
+        await request.do_request(server.url + TOKEN + "/getMe", "POST")
+    await request.initialize()
+    await request.shutdown()
+    await request.initialize()
+    status, _body = await request.do_request(server.url + TOKEN + "/getMe", "POST")
+    await request.shutdown()
+    assert status == 200
