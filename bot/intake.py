@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, update
@@ -21,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.models import InboundStatus, InboundUpdate
 
@@ -91,6 +93,21 @@ def claim(
     session: Session, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
 ) -> Sequence[InboundUpdate]:
     """Lease the oldest pending update of each chat that is not held by a live lease."""
+    query = _claimable(session.get_bind().dialect.name, limit)
+    rows = session.exec(query, params={"now": now}).all()
+    for row in rows:
+        row.lease_owner, row.lease_until = owner, now + lease
+        row.attempts += 1
+        session.add(row)
+    session.flush()
+    return rows
+
+
+@cache
+def _claimable(dialect: str, limit: int) -> SelectOfScalar[InboundUpdate]:
+    """The claim's query, built once per database and batch size (it runs several times a
+    second, and building it cost more than running it)."""
+    now = bindparam("now", type_=InboundUpdate.__table__.c.not_before.type)  # type: ignore[attr-defined]
     older = aliased(InboundUpdate)
     earlier_pending = (
         select(func.count())
@@ -115,15 +132,9 @@ def claim(
         .order_by(col(InboundUpdate.received_at), col(InboundUpdate.update_id))
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         query = query.with_for_update(skip_locked=True, of=InboundUpdate)
-    rows = session.exec(query).all()
-    for row in rows:
-        row.lease_owner, row.lease_until = owner, now + lease
-        row.attempts += 1
-        session.add(row)
-    session.flush()
-    return rows
+    return query
 
 
 def mark_done(session: Session, update_id: int, now: datetime) -> None:

@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.models import GLOBAL_PACING, OutboxMessage, OutboxStatus, Pacing, as_utc
 from bot.notifier import Button, Media, Outgoing
@@ -118,6 +120,16 @@ def _heads(
 
     A chat whose oldest row is leased is skipped, so each chat's messages go out in order.
     """
+    query = _heads_query(session.get_bind().dialect.name, limit)
+    return session.exec(query, params={"now": now, "horizon": horizon}).all()
+
+
+@cache
+def _heads_query(dialect: str, limit: int) -> SelectOfScalar[OutboxMessage]:
+    """``_heads``'s query, built once per database and batch size: it runs several times a
+    second, and building it cost more than running it."""
+    when = OutboxMessage.__table__.c.not_before.type  # type: ignore[attr-defined]
+    now, horizon = bindparam("now", type_=when), bindparam("horizon", type_=when)
     older = aliased(OutboxMessage)
     earlier_pending = (
         select(func.count())
@@ -140,9 +152,9 @@ def _heads(
         .order_by(col(OutboxMessage.not_before), col(OutboxMessage.id))
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         query = query.with_for_update(skip_locked=True, of=OutboxMessage)
-    return session.exec(query).all()
+    return query
 
 
 def _pacing(session: Session, chat_id: int, now: datetime) -> Pacing:

@@ -21,7 +21,7 @@ from bot.models import (
     Staff,
 )
 from bot.notifier import Button, Outbox, Outgoing
-from bot.routing import Tier, match_department
+from bot.routing import Tier, match_department, recipients
 from bot.services import errors, guests
 from bot.services.actors import find_staff
 from bot.services.common import Env, Person, record
@@ -496,9 +496,18 @@ def offer_waiting(
     offered, so a request that found nobody on duty reaches the first person who can take it.
     """
     waiting = select(Request).where(Request.status == RequestStatus.OPEN).order_by(col(Request.id))
+    if only is None:
+        held = select(Offer.id).where(
+            col(Offer.request_id) == Request.id, Offer.status == OfferStatus.ACTIVE
+        )
+        waiting = waiting.where(~held.exists())
+    reachable: dict[str, bool] = {}  # per department: is anyone on duty to see its requests?
     sent = 0
     for request in session.exec(waiting).all():
-        if only is None and active_offers(session, request.id):  # type: ignore[arg-type]
+        if request.department not in reachable:
+            found = recipients(session, env.hotel, request.department)
+            reachable[request.department] = bool(found.staff)
+        if not reachable[request.department]:
             continue
         before = len(out.messages)
         offer(session, out, env, request, now, only=only, note_nobody=False)
