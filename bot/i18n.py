@@ -14,9 +14,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale, negotiate_locale
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_interval, format_skeleton, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,30 @@ class Translator:
     def date(self, day: dt.date, fmt: str = "long") -> str:
         """Format a calendar day."""
         return str(format_date(day, format=fmt, locale=self.locale))
+
+    def month(self, day: dt.date) -> str:
+        """Format the month of ``day``, e.g. ``November 2026``."""
+        return str(format_skeleton("yMMMM", day, locale=self.locale))
+
+    def days(self, first: dt.date, last: dt.date) -> str:
+        """Format a range of days, both included, e.g. ``Nov 23 – 29, 2026``."""
+        return str(format_interval(first, last, "yMMMd", locale=self.locale))
+
+    def hour(self, hour: int) -> str:
+        """Format a full hour of the day, e.g. ``10:00 AM``."""
+        return str(format_time(dt.time(hour), format="short", locale=self.locale))
+
+    def number(self, value: int) -> str:
+        """Format a count with this locale's digit grouping, e.g. ``1,234``."""
+        return str(format_decimal(value, locale=self.locale))
+
+    def decimal(self, value: float) -> str:
+        """Format a number with one decimal, e.g. ``4.2``."""
+        return str(format_decimal(value, format="0.0", locale=self.locale))
+
+    def percent(self, share: float) -> str:
+        """Format a share between 0 and 1 as a whole percentage, e.g. ``25%``."""
+        return str(format_percent(share, locale=self.locale))
 
     @property
     def language_name(self) -> str:
