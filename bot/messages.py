@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from babel import Locale
@@ -20,6 +21,7 @@ from bot.models import (
 )
 from bot.routing import Tier
 from bot.services import errors
+from bot.services.figures import FollowupTotals, PeriodFigures, Spread
 
 CARD_TEXT_LIMIT = 3000
 SNIPPET_LIMIT = 60
@@ -341,7 +343,8 @@ def staff_help(t: Translator, staff: Staff) -> str:
         text += "\n\n" + _(
             "As a supervisor you also receive escalations and negative follow-ups.\n"
             "/log N — the full timeline of request N\n"
-            "/followups [today|yesterday|YYYY-MM-DD] — the follow-up log of a day"
+            "/followups [today|yesterday|YYYY-MM-DD] — the follow-up log of a day\n"
+            "/report [month|week|today|yesterday|YYYY-MM|YYYY-MM-DD] — figures of a period"
         )
     return text
 
@@ -649,44 +652,73 @@ def followup_answer_label(t: Translator, followup: FollowUp) -> str:
     return _("waiting for an answer")
 
 
+def followup_line(hotel: HotelConfig, t: Translator, followup: FollowUp, request: Request) -> str:
+    """One follow-up of the /followups list."""
+    _ = t.gettext
+    sent = t.time(followup.sent_at, hotel.tz) if followup.sent_at else "—"
+    line = _("#{number} · {department} · {language} · sent {time} · {answer}").format(
+        number=request.id,
+        department=department(hotel, t, request.department),
+        language=followup.language,
+        time=sent,
+        answer=followup_answer_label(t, followup),
+    )
+    if followup.rating:
+        line += " · " + stars(followup.rating)
+    return line
+
+
+def followup_totals(t: Translator, totals: FollowupTotals) -> list[str]:
+    """How the follow-ups were answered, and their average rating if any."""
+    _ = t.gettext
+    lines = [
+        _("Sent: {sent} · all good: {yes} · not fixed: {no} · no answer: {silent}").format(
+            sent=t.number(totals.sent),
+            yes=t.number(totals.all_good),
+            no=t.number(totals.not_fixed),
+            silent=t.number(totals.no_answer),
+        )
+    ]
+    if totals.average_rating is not None:
+        lines.append(
+            _("Average rating: {average} from {count}").format(
+                average=t.decimal(totals.average_rating), count=t.number(totals.rated)
+            )
+        )
+    return lines
+
+
 def followup_log(
     hotel: HotelConfig,
     t: Translator,
     day_label: str,
+    totals: FollowupTotals,
     rows: list[tuple[FollowUp, Request]],
+    *,
+    attention_only: bool = False,
+    more: int = 0,
 ) -> str:
-    """The /followups answer."""
+    """The /followups answer: the day's totals, then the follow-ups listed.
+
+    With ``attention_only`` the list holds only those answered "not fixed" or rated 1–2,
+    newest first, and ``more`` says how many of them were left out.
+    """
     _ = t.gettext
     lines = [_("Follow-ups sent on {day}").format(day=day_label)]
-    if not rows:
+    if not totals.sent:
         lines.append(_("None."))
         return "\n".join(lines)
-    for followup, request in rows:
-        sent = t.time(followup.sent_at, hotel.tz) if followup.sent_at else "—"
-        line = _("#{number} · {department} · {language} · sent {time} · {answer}").format(
-            number=request.id,
-            department=department(hotel, t, request.department),
-            language=followup.language,
-            time=sent,
-            answer=followup_answer_label(t, followup),
-        )
-        if followup.rating:
-            line += " · " + stars(followup.rating)
-        lines.append(line)
-    yes = sum(1 for f, _r in rows if f.answer == "yes")
-    no = sum(1 for f, _r in rows if f.answer == "no")
-    silent = sum(1 for f, _r in rows if f.status == FollowUpStatus.UNANSWERED)
-    ratings = [f.rating for f, _r in rows if f.rating]
+    lines += followup_totals(t, totals)
     lines.append("")
-    lines.append(
-        _("Sent: {sent} · all good: {yes} · not fixed: {no} · no answer: {silent}").format(
-            sent=len(rows), yes=yes, no=no, silent=silent
-        )
-    )
-    if ratings:
+    if attention_only:
+        lines.append(_("Needing attention (not fixed, or rated 1 or 2), newest first:"))
+        if not rows:
+            lines.append(_("None."))
+    lines += [followup_line(hotel, t, followup, request) for followup, request in rows]
+    if more > 0:
         lines.append(
-            _("Average rating: {average} from {count}").format(
-                average=f"{sum(ratings) / len(ratings):.1f}", count=len(ratings)
+            t.ngettext("… and {count} more", "… and {count} more", more).format(
+                count=t.number(more)
             )
         )
     return "\n".join(lines)
@@ -696,6 +728,103 @@ def followups_usage(t: Translator) -> str:
     """How to call /followups."""
     _ = t.gettext
     return _("Use /followups, /followups yesterday or /followups 2026-11-23.")
+
+
+def report_usage(t: Translator) -> str:
+    """How to call /report."""
+    _ = t.gettext
+    return _(
+        "Use /report for this month, or /report followed by week, today, yesterday, "
+        "a month such as 2026-11 or a day such as 2026-11-23."
+    )
+
+
+def duration(t: Translator, seconds: float) -> str:
+    """A duration as precise as a supervisor needs: seconds, minutes, hours or days."""
+    _ = t.gettext
+
+    def whole(value: float) -> int:  # halves round up, as on a clock
+        return math.floor(value + 0.5)
+
+    seconds = max(0.0, seconds)
+    if whole(seconds) < 60:
+        # TRANSLATORS: short durations; use your language's usual abbreviations.
+        return _("{seconds} s").format(seconds=whole(seconds))
+    minutes = whole(seconds / 60)
+    if minutes < 60:
+        return _("{minutes} min").format(minutes=minutes)
+    if minutes < 24 * 60:
+        hours, minutes = divmod(minutes, 60)
+        if not minutes:
+            return _("{hours} h").format(hours=hours)
+        return _("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
+    days, hours = divmod(whole(seconds / 3600), 24)
+    if not hours:
+        return _("{days} d").format(days=days)
+    return _("{days} d {hours} h").format(days=days, hours=hours)
+
+
+def period_report(hotel: HotelConfig, t: Translator, period: str, figures: PeriodFigures) -> str:
+    """The /report answer: a period's requests and follow-ups in figures."""
+    _ = t.gettext
+    lines = [_("Report for {period}").format(period=period), ""]
+    if not figures.requests:
+        lines.append(_("No requests were created in this period."))
+    else:
+        lines.append(_("Requests created: {count}").format(count=t.number(figures.requests)))
+        for key, count in figures.departments:
+            # TRANSLATORS: one department's requests and their share, e.g. "Housekeeping: 60 (25%)".
+            line = _("{department}: {count} ({share})").format(
+                department=department(hotel, t, key),
+                count=t.number(count),
+                share=t.percent(count / figures.requests),
+            )
+            lines.append("• " + line)
+        lines.append(
+            _("Done: {done} · cancelled: {cancelled} · still open: {open}").format(
+                done=t.number(figures.done),
+                cancelled=t.number(figures.cancelled),
+                open=t.number(figures.still_open),
+            )
+        )
+        lines.append(
+            _("Reopened after a follow-up: {count}").format(count=t.number(figures.reopened))
+        )
+        lines.append(_spread_line(t, figures.to_accept, accept=True))
+        lines.append(_spread_line(t, figures.to_done, accept=False))
+        if figures.busiest_hour is not None:
+            hour, count = figures.busiest_hour.hour, figures.busiest_hour.requests
+            lines.append(
+                t.ngettext(
+                    "Busiest hour: {hours} ({count} request)",
+                    "Busiest hour: {hours} ({count} requests)",
+                    count,
+                ).format(
+                    hours=f"{t.hour(hour)}–{t.hour((hour + 1) % 24)}",
+                    count=t.number(count),
+                )
+            )
+    lines.append("")
+    totals = figures.followups
+    if not totals.sent:
+        lines.append(_("No follow-ups were sent in this period."))
+    else:
+        lines.append(_("Follow-ups:"))
+        lines += followup_totals(t, totals)
+        if totals.average_rating is None:
+            lines.append(_("No ratings."))
+    return "\n".join(lines)
+
+
+def _spread_line(t: Translator, spread: Spread, *, accept: bool) -> str:
+    _ = t.gettext
+    if spread.median is None or spread.p90 is None:
+        return _("Time to accept: none accepted") if accept else _("Time to done: none done")
+    if accept:
+        text = _("Time to accept: median {median} · 90th percentile {p90}")
+    else:
+        text = _("Time to done: median {median} · 90th percentile {p90}")
+    return text.format(median=duration(t, spread.median), p90=duration(t, spread.p90))
 
 
 def log_usage(t: Translator) -> str:

@@ -1,4 +1,4 @@
-"""Supervisors: request timelines and the follow-up log."""
+"""Supervisors: request timelines, the follow-up log and period reports."""
 
 from __future__ import annotations
 
@@ -49,11 +49,32 @@ async def followup_log(update: Update, context: ConciergeContext) -> None:
     await reply(update, context, text)
 
 
+async def period_report(update: Update, context: ConciergeContext) -> None:
+    """Show a period's figures: ``/report [month|week|today|yesterday|YYYY-MM|YYYY-MM-DD]``."""
+    user = update.effective_user
+    assert user is not None
+    try:
+        with context.deps.sessions() as session:
+            text = reports.period_report(
+                session,
+                context.env,
+                telegram_id=user.id,
+                period_spec=context.args[0] if context.args else None,
+                now=context.deps.clock.now(),
+            )
+    except reports.BadPeriod:
+        text = messages.report_usage(context.t)
+    except errors.DomainError as error:
+        text = messages.error_text(context.t, error)
+    await reply(update, context, text)
+
+
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add the supervisor handlers."""
     application.add_handlers(
         [
             CommandHandler("log", log, filters=PRIVATE),
             CommandHandler("followups", followup_log, filters=PRIVATE),
+            CommandHandler("report", period_report, filters=PRIVATE),
         ]
     )

@@ -197,6 +197,57 @@ async def test_supervisor_commands(bot: Bot, staffed: None) -> None:
     assert bot.telegram.texts(GUEST)[-1] == "Only registered hotel staff can do this."
 
 
+async def test_supervisor_report(bot: Bot, staffed: None, desk: Desk) -> None:
+    await bot.say(GUEST, "towels")
+    await bot.say(GUEST, "the bill please")
+    bot.clock.advance(30)
+    await bot.press(MARIA, "acc:1")
+    bot.clock.advance(120)
+    await bot.press(MARIA, "done:1")
+
+    await bot.say(SOFIA, "/report")
+    assert bot.telegram.texts(SOFIA)[-1].splitlines() == [
+        "Report for November 2026",
+        "",
+        "Requests created: 2",
+        "• Front desk: 1 (50%)",  # a tie: in the order of the hotel's config
+        "• Housekeeping: 1 (50%)",
+        "Done: 1 · cancelled: 0 · still open: 1",
+        "Reopened after a follow-up: 0",
+        "Time to accept: median 30 s · 90th percentile 30 s",
+        "Time to done: median 3 min · 90th percentile 3 min",
+        "Busiest hour: 10:00\u202fAM–11:00\u202fAM (2 requests)",
+        "",
+        "No follow-ups were sent in this period.",
+    ]
+    await bot.say(SOFIA, "/report 2026-10")
+    assert bot.telegram.texts(SOFIA)[-1].splitlines()[2] == (
+        "No requests were created in this period."
+    )
+    await bot.say(SOFIA, "/report someday")
+    assert bot.telegram.texts(SOFIA)[-1] == (
+        "Use /report for this month, or /report followed by week, today, yesterday, "
+        "a month such as 2026-11 or a day such as 2026-11-23."
+    )
+    await bot.say(SOFIA, "/help")
+    assert (
+        "\n/report [month|week|today|yesterday|YYYY-MM|YYYY-MM-DD] — "
+        in (bot.telegram.texts(SOFIA)[-1])
+    )
+    await bot.say(LUCA, "/report")
+    assert bot.telegram.texts(LUCA)[-1] == "This command is for supervisors."
+    await bot.say(GUEST, "/report")
+    assert bot.telegram.texts(GUEST)[-1] == "Only registered hotel staff can do this."
+
+    register(desk, 1010, "Giulia", "front_desk", language="it", role=Role.SUPERVISOR)
+    await bot.say(1010, "/report today", language_code="it")
+    lines = bot.telegram.texts(1010)[-1].splitlines()
+    assert lines[0] == italian("Report for {period}").format(period="lunedì 23 novembre 2026")
+    assert lines[4] == "• " + italian("{department}: {count} ({share})").format(
+        department="Governante", count=1, share="50%"
+    )
+
+
 async def test_language_is_chosen_per_update(bot: Bot, staffed: None) -> None:
     await asyncio.gather(
         bot.say(6001, "/help", language_code="it"),
