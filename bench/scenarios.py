@@ -983,12 +983,17 @@ def scale(ctx: Context) -> Section:
 
 
 def reports(ctx: Context, section: Section) -> None:
-    """``/log N`` and ``/followups DAY`` with a month of requests in the database."""
+    """``/log N``, ``/report MONTH`` and ``/followups DAY`` with a month of requests in the
+    database: the last calendar month in the hotel's time zone."""
     sizes = ctx.sizes
     count = sizes.month_requests
     supervisor = StaffMember(STAFF_BASE + 999, "Sofia", "front_desk", role="supervisor")
     tz = ZoneInfo("Europe/Rome")
-    end = datetime.now(UTC)
+    this_month = datetime.now(UTC).astimezone(tz).date().replace(day=1)
+    month_start = (this_month - timedelta(days=1)).replace(day=1)
+    days = (this_month - month_start).days
+    end = datetime.combine(this_month, datetime.min.time(), tzinfo=tz)
+    month = f"{month_start:%Y-%m}"
     busy_day = (end - timedelta(days=2)).astimezone(tz).date()
     with Fake() as fake, concierge(ctx, fake, messages_per_second=None) as hotel:
         with ctx.database.engine() as engine:
@@ -1008,11 +1013,29 @@ def reports(ctx: Context, section: Section) -> None:
                 )
             seeded_at = time.monotonic()
             counts = seed.month(
-                engine, requests=count, guests_count=sizes.month_guests, end=end, staff_id=1
+                engine,
+                requests=count,
+                guests_count=sizes.month_guests,
+                end=end,
+                days=days,
+                staff_id=1,
             )
             seeding = time.monotonic() - seeded_at
             start = datetime.combine(busy_day, datetime.min.time(), tzinfo=tz)
             with engine.connect() as connection:
+                # The month is 'days' times 24 hours before 'end': off by the hour of a
+                # daylight saving change, so count what the report will count.
+                month_rows = int(
+                    connection.execute(
+                        select(func.count())
+                        .select_from(Request)
+                        .where(
+                            col(Request.created_at)
+                            >= datetime.combine(month_start, datetime.min.time(), tzinfo=tz),
+                            col(Request.created_at) < end,
+                        )
+                    ).scalar_one()
+                )
                 day_rows = int(
                     connection.execute(
                         select(func.count())
@@ -1048,6 +1071,19 @@ def reports(ctx: Context, section: Section) -> None:
             log_ok = log_ok and log_reply.text.startswith(f"Request #{number}")
             time.sleep(1.1)  # Telegram's per-chat limit: one answer a second
         log_seconds = percentile(log_times, 50)
+
+        report_times: list[float] = []
+        report_ok = True
+        for _ in range(5):
+            tracker.reset(classify)
+            _uid, asked = fake.message(chat, f"/report {month}")
+            fake.wait(lambda: tracker.count("supervisor") >= 1, 120, "the /report answer")
+            report_reply = tracker.snapshot()[0]
+            report_times.append(report_reply.time - asked)
+            report_ok = report_ok and report_reply.text.startswith("Report for ")
+            report_ok = report_ok and f"Requests created: {month_rows:,}" in report_reply.text
+            time.sleep(1.1)
+        report_seconds = percentile(report_times, 50)
 
         tracker.reset(classify)
         assert hotel.process is not None
@@ -1102,16 +1138,23 @@ def reports(ctx: Context, section: Section) -> None:
         day_rows=day_rows,
     )
     section.add(
-        f"a month's report with {count:,} requests",
-        "not implemented: no such command yet",
-        "(to be set)",
-        None,
+        f"/report {month} with {month_rows:,} requests in the month (median of "
+        f"{len(report_times)})",
+        secs(report_seconds)
+        + f" (max {secs(max(report_times))})"
+        + ("" if report_ok else " (unexpected answer)"),
+        "< 5 s",
+        report_ok and report_seconds < 5.0,
+        report_seconds=report_seconds,
+        report_times=report_times,
+        month_rows=month_rows,
     )
     section.notes.append(
-        f"{counts['requests']:,} closed requests over 30 days ({counts['followups']:,} answered "
-        f"follow-ups, {counts['events']:,} events, {counts['guests']:,} guests) generated in "
-        f"the database in {seeding:.0f} s; database size {mib(size)}. /log asks for five "
-        "requests (first, last, middle, quarters), one a second; /followups for "
+        f"{counts['requests']:,} closed requests over the {days} days of {month} "
+        f"({counts['followups']:,} answered follow-ups, {counts['events']:,} events, "
+        f"{counts['guests']:,} guests) generated in the database in {seeding:.0f} s; database "
+        f"size {mib(size)}. /log asks for five requests (first, last, middle, quarters), one a "
+        f"second; /report {month} five times, one a second; /followups for "
         f"{busy_day.isoformat()}; the guest's request is queued 50 ms after /followups."
         f" {burst} parts of the /followups answer reached the "
         "supervisor's chat within one second (Telegram allows about one a second per chat)."
