@@ -188,13 +188,14 @@ def claim(
     """Lease due rows to ``owner`` and give each the time it may be sent at; commit after.
 
     Rows whose pacing slot lies beyond ``horizon`` are left for a later claim. On PostgreSQL
-    the global pacing row is locked for the claim, which serialises claimers across
-    instances; SQLite runs a single instance.
+    the pacing rows involved, the global one included, are locked in one query in chat-id
+    order, which serialises claimers across instances without deadlocks; SQLite runs a
+    single instance.
     """
-    global_row = _pacing(session, GLOBAL_PACING, now)
     global_interval, global_burst = rates.overall
     heads = _heads(session, now, now + horizon, limit)
-    pacing = _pacings(session, (row.chat_id for row in heads), now)
+    pacing = _pacings(session, [GLOBAL_PACING, *(row.chat_id for row in heads)], now)
+    global_row = pacing[GLOBAL_PACING]
     claimed: list[OutboxMessage] = []
     for row in heads:
         chat_row = pacing[row.chat_id]

@@ -93,6 +93,9 @@ class Processor:
                     break
                 await self._process(row)
                 count += 1
+                # Handling blocks the loop on the database: let the sender and the poller run
+                # between updates, so acknowledgements go out while a burst is handled.
+                await asyncio.sleep(0)
         return count
 
     async def _process(self, row: Any) -> None:
