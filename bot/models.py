@@ -160,7 +160,10 @@ class Request(SQLModel, table=True):
     """One thing a guest asked for."""
 
     __tablename__ = "requests"
-    __table_args__ = (Index("ix_requests_status_department", "status", "department"),)
+    __table_args__ = (
+        Index("ix_requests_status_department", "status", "department"),
+        Index("ix_requests_created_at", "created_at"),  # reports by period
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     guest_id: int = Field(foreign_key="guests.id", index=True)
@@ -203,7 +206,10 @@ class FollowUp(SQLModel, table=True):
     """A check-in with the guest after a request was done."""
 
     __tablename__ = "followups"
-    __table_args__ = (Index("ix_followups_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_followups_status_due", "status", "due_at"),
+        Index("ix_followups_sent_at", "sent_at"),  # the day's follow-up log
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="requests.id", index=True)
