@@ -28,6 +28,17 @@ from bot.models import InboundStatus, InboundUpdate
 
 MAX_ATTEMPTS = 5
 
+_INBOUND = InboundUpdate.__table__  # type: ignore[attr-defined]
+_LEASE = (
+    update(_INBOUND)
+    .where(_INBOUND.c.update_id.in_(bindparam("ids", expanding=True)))
+    .values(
+        lease_owner=bindparam("owner"),
+        lease_until=bindparam("until"),
+        attempts=_INBOUND.c.attempts + 1,
+    )
+)
+
 
 @dataclass
 class Processing:
@@ -79,14 +90,19 @@ def store(session: Session, payloads: Iterable[dict[str, Any]], now: datetime) -
     ]
     if not rows:
         return 0
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(InboundUpdate)
-        .values(rows)
+    statement = _insert_new(session.get_bind().dialect.name)
+    return len(session.connection().execute(statement, rows).all())
+
+
+@cache
+def _insert_new(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING, built once and run for a batch of rows."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(_INBOUND)
         .on_conflict_do_nothing(index_elements=["update_id"])
-        .returning(col(InboundUpdate.update_id))
+        .returning(_INBOUND.c.update_id)
     )
-    return len(session.execute(statement).all())
 
 
 def claim(
@@ -95,11 +111,15 @@ def claim(
     """Lease the oldest pending update of each chat that is not held by a live lease."""
     query = _claimable(session.get_bind().dialect.name, limit)
     rows = session.exec(query, params={"now": now}).all()
+    if not rows:
+        return rows
+    until = now + lease
+    session.connection().execute(
+        _LEASE, {"ids": [row.update_id for row in rows], "owner": owner, "until": until}
+    )
     for row in rows:
-        row.lease_owner, row.lease_until = owner, now + lease
-        row.attempts += 1
-        session.add(row)
-    session.flush()
+        session.expunge(row)  # its new values are written above; the caller reads them
+        row.lease_owner, row.lease_until, row.attempts = owner, until, row.attempts + 1
     return rows
 
 
@@ -146,7 +166,6 @@ def mark_done(session: Session, update_id: int, now: datetime) -> None:
         raise AlreadyHandled(update_id)
 
 
-_INBOUND = InboundUpdate.__table__  # type: ignore[attr-defined]
 # Prepared once: the busiest statement of all (every handled update), and plain SQL, so the
 # session's objects need no synchronising.
 _MARK_DONE = (

@@ -110,7 +110,13 @@ def enqueue(session: Session, messages: Iterable[Outgoing], now: datetime) -> in
     return len(rows)
 
 
-_INSERT = insert(OutboxMessage.__table__)  # type: ignore[attr-defined]
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+_INSERT = insert(_OUTBOX)
+_LEASE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row"))
+    .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"), send_at=bindparam("at"))
+)
 
 
 def _heads(
@@ -197,6 +203,7 @@ def claim(
     pacing = _pacings(session, [GLOBAL_PACING, *(row.chat_id for row in heads)], now)
     global_row = pacing[GLOBAL_PACING]
     claimed: list[OutboxMessage] = []
+    leases: list[dict[str, Any]] = []
     for row in heads:
         chat_row = pacing[row.chat_id]
         chat_interval, chat_burst = rates.for_chat(row.chat_id)
@@ -210,11 +217,15 @@ def claim(
             continue
         chat_row.tat = max(chat_row.tat, slot) + chat_interval
         global_row.tat = max(global_row.tat, slot) + global_interval
-        row.lease_owner, row.lease_until, row.send_at = owner, slot + lease, slot
-        session.add_all([row, chat_row])
         claimed.append(row)
-    session.add(global_row)
-    session.flush()
+        leases.append({"row": row.id, "owner": owner, "until": slot + lease, "at": slot})
+    session.flush()  # the pacing rows
+    if leases:
+        session.connection().execute(_LEASE, leases)
+    for row in heads:
+        session.expunge(row)  # its lease is written above; the caller reads it after commit
+    for row, values in zip(claimed, leases, strict=True):
+        row.lease_owner, row.lease_until, row.send_at = owner, values["until"], values["at"]
     return claimed
 
 
