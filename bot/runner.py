@@ -68,12 +68,10 @@ class Processor:
         while not self._stopping:
             self._wakeup.clear()
             try:
-                handled = await self.drain()
+                await self.drain()  # returns after a claim came back empty
             except SQLAlchemyError as exc:
                 log.warning("cannot read stored updates (%s); retrying", _first_line(exc))
-                handled = 0
-            if handled:
-                continue
+            # Updates stored meanwhile have set the event: then this does not wait.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
 
