@@ -28,7 +28,7 @@ _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*)\)$")
 # Where a request's time goes: (function as py-spy names it, label), indented by nesting.
 BREAKDOWN = (
     ("Sender._deliver (bot/delivery.py)", "outbound: deliver one outbox row"),
-    ("send (bot/delivery.py)", "  python-telegram-bot send_message over httpx"),
+    ("send (bot/delivery.py)", "  python-telegram-bot send_message over the HTTP transport"),
     (
         "AsyncConnectionPool._assign_requests_to_connections (httpcore/_async/connection_pool.py)",
         "    httpcore: match requests to pooled connections",
@@ -37,9 +37,9 @@ BREAKDOWN = (
         "current_async_library (httpcore/_synchronization.py)",
         "    httpcore: current_async_library (a failing `import sniffio`)",
     ),
-    ("Sender._record (bot/delivery.py)", "  record the outcome (a transaction per message)"),
+    ("Sender._record (bot/delivery.py)", "  record the outcomes (a transaction per batch)"),
     ("Sender._claim (bot/delivery.py)", "outbound: claim due rows and pace them"),
-    ("_pacing (bot/outbox.py)", "  one pacing row per chat (session.get)"),
+    ("_pacings (bot/outbox.py)", "  the pacing rows of the claimed chats (one query)"),
     ("Processor._process (bot/runner.py)", "inbound: handle one stored update"),
     ("identify (handlers/common.py)", "  identify the sender (handler group -1)"),
     ("submit (bot/services/requests.py)", "  requests.submit"),
