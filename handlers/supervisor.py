@@ -2,71 +2,90 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from sqlmodel import Session
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot import messages
 from bot.deps import ConciergeContext
+from bot.i18n import Translator
 from bot.services import errors, reports
 from handlers.common import PRIVATE, reply
 
 
-async def log(update: Update, context: ConciergeContext) -> None:
-    """Show the full timeline of a request: ``/log 12``."""
+async def _answer(
+    update: Update,
+    context: ConciergeContext,
+    build: Callable[[Session, int], str],
+    usage: Callable[[Translator], str],
+) -> None:
+    """Build a read-only view for the supervisor writing and send it; a bad argument gets the
+    command's usage, a refusal (not a supervisor) its explanation."""
     user = update.effective_user
     assert user is not None
-    arg = (context.args or [""])[0].lstrip("#")
-    if not arg.isdigit():
-        await reply(update, context, messages.log_usage(context.t))
-        return
     try:
         with context.deps.sessions() as session:
-            text = reports.timeline(session, context.env, telegram_id=user.id, request_id=int(arg))
+            text = build(session, user.id)
+    except reports.BadArgument:
+        text = usage(context.t)
     except errors.DomainError as error:
         text = messages.error_text(context.t, error)
     await reply(update, context, text)
+
+
+def _first_arg(context: ConciergeContext) -> str | None:
+    return context.args[0] if context.args else None
+
+
+async def log(update: Update, context: ConciergeContext) -> None:
+    """Show the full timeline of a request: ``/log 12``."""
+    arg = (_first_arg(context) or "").lstrip("#")
+    if not arg.isdigit():
+        await reply(update, context, messages.log_usage(context.t))
+        return
+    await _answer(
+        update,
+        context,
+        lambda session, user: reports.timeline(
+            session, context.env, telegram_id=user, request_id=int(arg)
+        ),
+        messages.log_usage,
+    )
 
 
 async def followup_log(update: Update, context: ConciergeContext) -> None:
     """Show a day's follow-ups: ``/followups [today|yesterday|YYYY-MM-DD]``."""
-    user = update.effective_user
-    assert user is not None
-    try:
-        with context.deps.sessions() as session:
-            text = reports.followup_log(
-                session,
-                context.env,
-                telegram_id=user.id,
-                day_spec=context.args[0] if context.args else None,
-                now=context.deps.clock.now(),
-            )
-    except reports.BadDay:
-        text = messages.followups_usage(context.t)
-    except errors.DomainError as error:
-        text = messages.error_text(context.t, error)
-    await reply(update, context, text)
+    await _answer(
+        update,
+        context,
+        lambda session, user: reports.followup_log(
+            session,
+            context.env,
+            telegram_id=user,
+            day_spec=_first_arg(context),
+            now=context.deps.clock.now(),
+        ),
+        messages.followups_usage,
+    )
 
 
 async def period_report(update: Update, context: ConciergeContext) -> None:
     """Show a period's figures: ``/report [month|week|today|yesterday|YYYY-MM|YYYY-MM-DD]``."""
-    user = update.effective_user
-    assert user is not None
-    try:
-        with context.deps.sessions() as session:
-            text = reports.period_report(
-                session,
-                context.env,
-                telegram_id=user.id,
-                period_spec=context.args[0] if context.args else None,
-                now=context.deps.clock.now(),
-            )
-    except reports.BadPeriod:
-        text = messages.report_usage(context.t)
-    except errors.DomainError as error:
-        text = messages.error_text(context.t, error)
-    await reply(update, context, text)
+    await _answer(
+        update,
+        context,
+        lambda session, user: reports.period_report(
+            session,
+            context.env,
+            telegram_id=user,
+            period_spec=_first_arg(context),
+            now=context.deps.clock.now(),
+        ),
+        messages.report_usage,
+    )
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -47,11 +47,15 @@ QUARTER = 900
 PERCENTILE_SAMPLE = 20_000
 
 
-class BadDay(ValueError):
+class BadArgument(ValueError):
+    """A report's argument (a day, a period) is not understood."""
+
+
+class BadDay(BadArgument):
     """The day argument of /followups is not understood."""
 
 
-class BadPeriod(ValueError):
+class BadPeriod(BadArgument):
     """The period argument of /report is not understood."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -9,6 +10,7 @@ from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
 from bot import messages
+from bot.i18n import Translator
 from bot.models import (
     ACTIVE_STATUSES,
     EventKind,
@@ -322,9 +324,22 @@ def _taken_offers(session: Session, request_id: int, staff_id: int) -> list[Offe
 
 
 def _by_assignee(
-    session: Session, *, telegram_id: int, request_id: int, now: datetime, **values: object
+    session: Session,
+    out: Outbox,
+    env: Env,
+    *,
+    telegram_id: int,
+    request_id: int,
+    now: datetime,
+    event: EventKind,
+    status_line: Callable[[Translator, Staff], str],
+    card_status: OfferStatus,
+    **values: object,
 ) -> tuple[Staff, Request]:
-    """Move an accepted request on, if the presser is its assignee and it is still accepted."""
+    """Move an accepted request on, if the presser is its assignee and it is still accepted.
+
+    The move is recorded as ``event`` and the assignee's card shows ``status_line``.
+    """
     staff = staff_member(session, telegram_id)
     request = _request(session, request_id)
     if request.status == RequestStatus.ACCEPTED and request.assignee_id != staff.id:
@@ -339,6 +354,16 @@ def _by_assignee(
     )
     if not won:
         raise errors.StaleAction(request_id, request.status)
+    record(session, request_id=request_id, kind=event, now=now, actor=staff)
+    update_copies(
+        session,
+        out,
+        env,
+        request,
+        _taken_offers(session, request_id, staff.id),  # type: ignore[arg-type]
+        lambda t, _o: status_line(t, staff),
+        new_status=card_status,
+    )
     return staff, request
 
 
@@ -348,21 +373,17 @@ def release(
     """Hand an accepted request back; it is offered again to everyone else who should see it."""
     staff, request = _by_assignee(
         session,
+        out,
+        env,
         telegram_id=telegram_id,
         request_id=request_id,
         now=now,
+        event=EventKind.RELEASED,
+        status_line=lambda t, _staff: messages.released_by_you(t),
+        card_status=OfferStatus.WITHDRAWN,
         status=RequestStatus.OPEN,
         assignee_id=None,
         accepted_at=None,
-    )
-    record(session, request_id=request_id, kind=EventKind.RELEASED, now=now, actor=staff)
-    update_copies(
-        session,
-        out,
-        env,
-        request,
-        _taken_offers(session, request_id, staff.id),  # type: ignore[arg-type]
-        lambda t, _o: messages.released_by_you(t),
     )
     offer(session, out, env, request, now, exclude={staff.id})  # type: ignore[arg-type]
     return request
@@ -372,23 +393,18 @@ def mark_done(
     session: Session, out: Outbox, env: Env, *, telegram_id: int, request_id: int, now: datetime
 ) -> Request:
     """Mark an accepted request done, tell the guest and schedule the follow-up."""
-    staff, request = _by_assignee(
-        session,
-        telegram_id=telegram_id,
-        request_id=request_id,
-        now=now,
-        status=RequestStatus.DONE,
-        done_at=now,
-    )
-    record(session, request_id=request_id, kind=EventKind.DONE, now=now, actor=staff)
-    update_copies(
+    _staff, request = _by_assignee(
         session,
         out,
         env,
-        request,
-        _taken_offers(session, request_id, staff.id),  # type: ignore[arg-type]
-        lambda t, _o: messages.done_by(t, staff.name),
-        new_status=OfferStatus.TAKEN,
+        telegram_id=telegram_id,
+        request_id=request_id,
+        now=now,
+        event=EventKind.DONE,
+        status_line=lambda t, staff: messages.done_by(t, staff.name),
+        card_status=OfferStatus.TAKEN,
+        status=RequestStatus.DONE,
+        done_at=now,
     )
     guest = session.get(Guest, request.guest_id)
     if guest is not None:
