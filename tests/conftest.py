@@ -19,10 +19,12 @@ from bot.clock import FakeClock
 from bot.config import HotelConfig, load_hotel_config
 from bot.db import make_engine, session_factory, upgrade
 from bot.i18n import I18n
-from bot.models import Offer, Role, Staff
+from bot.models import Guest, Offer, Request, Role, Staff
 from bot.notifier import Outbox
+from bot.services import followups, guests, requests
 from bot.services import staff as staff_service
 from bot.services.common import Env, Person
+from bot.services.requests import Content
 from tests.harness import Bot, make_bot
 
 HERE = Path(__file__).parent
@@ -191,6 +193,131 @@ def register(
         return staff
 
     return desk(add)
+
+
+# --- what guests and staff do, each in one committed transaction, as the bot does it -----------
+
+
+def start_chat(desk: Desk, person: Person, payload: str | None = None) -> Guest:
+    """A guest sends /start, with the deep link's ``payload`` if any."""
+    return desk(
+        lambda s, out, env, now: guests.start(s, out, env, person=person, payload=payload, now=now)
+    )
+
+
+def guest_writes(desk: Desk, person: Person, text: str = "", **content: Any) -> Request | None:
+    """A guest's message: the request it stored, or None (a room number, a flood)."""
+    return desk(
+        lambda s, out, env, now: requests.submit(
+            s, out, env, person=person, content=Content(text=text, **content), now=now
+        )
+    )
+
+
+def submit(desk: Desk, person: Person, text: str = "", **content: Any) -> Request:
+    """A guest's message that is stored as a request."""
+    request = guest_writes(desk, person, text, **content)
+    assert request is not None
+    return request
+
+
+def _on_request(
+    action: Callable[..., Request], desk: Desk, telegram_id: int, request_id: int
+) -> Request:
+    """Run a request service that takes who acts (``telegram_id``) and on which request."""
+    return desk(
+        lambda s, out, env, now: action(
+            s, out, env, telegram_id=telegram_id, request_id=request_id, now=now
+        )
+    )
+
+
+def accept(desk: Desk, telegram_id: int, request_id: int) -> Request:
+    """The staff member ``telegram_id`` presses Accept."""
+    return _on_request(requests.accept, desk, telegram_id, request_id)
+
+
+def release(desk: Desk, telegram_id: int, request_id: int) -> Request:
+    """The staff member ``telegram_id`` presses Release."""
+    return _on_request(requests.release, desk, telegram_id, request_id)
+
+
+def mark_done(desk: Desk, telegram_id: int, request_id: int) -> Request:
+    """The staff member ``telegram_id`` presses Done."""
+    return _on_request(requests.mark_done, desk, telegram_id, request_id)
+
+
+def cancel(desk: Desk, telegram_id: int, request_id: int) -> Request:
+    """The guest ``telegram_id`` cancels a request."""
+    return _on_request(requests.cancel, desk, telegram_id, request_id)
+
+
+def set_duty(desk: Desk, telegram_id: int, on: bool) -> Staff:
+    """A staff member starts (``on``) or ends a shift."""
+    return desk(
+        lambda s, out, env, now: staff_service.set_duty(
+            s, out, env, telegram_id=telegram_id, on=on, now=now
+        )
+    )
+
+
+def done_request(desk: Desk, person: Person, text: str = "towels", *, staff: int = 1001) -> int:
+    """A request submitted, accepted and done by ``staff``: its follow-up is scheduled."""
+    request = submit(desk, person, text)
+    assert request.id is not None
+    accept(desk, staff, request.id)
+    mark_done(desk, staff, request.id)
+    return request.id
+
+
+def run_timers(desk: Desk) -> followups.TimerRun:
+    """Send the follow-ups that are due and expire the unanswered ones."""
+    return desk(lambda s, out, env, now: followups.process_due(s, out, env, now))
+
+
+def followup_sent(desk: Desk, person: Person, text: str = "towels") -> int:
+    """A request done by Maria and, housekeeping's five minutes later, its follow-up sent."""
+    request_id = done_request(desk, person, text)
+    desk.clock.advance(300)
+    run_timers(desk)
+    return request_id
+
+
+def _on_followup(
+    action: Callable[..., Request],
+    desk: Desk,
+    telegram_id: int,
+    followup_id: int,
+    message_id: int | None,
+    **choice: object,
+) -> Request:
+    """Run a follow-up service with the guest's ``choice`` (an answer or a rating)."""
+    return desk(
+        lambda s, out, env, now: action(
+            s,
+            out,
+            env,
+            telegram_id=telegram_id,
+            followup_id=followup_id,
+            message_id=message_id,
+            now=now,
+            **choice,
+        )
+    )
+
+
+def answer_followup(
+    desk: Desk, telegram_id: int, followup_id: int, *, fine: bool, message_id: int | None = None
+) -> Request:
+    """The guest answers "is everything all right?" (on the question's ``message_id``)."""
+    return _on_followup(followups.answer, desk, telegram_id, followup_id, message_id, fine=fine)
+
+
+def rate_followup(
+    desk: Desk, telegram_id: int, followup_id: int, rating: int, *, message_id: int | None = None
+) -> Request:
+    """The guest rates a closed request (on the rating question's ``message_id``)."""
+    return _on_followup(followups.rate, desk, telegram_id, followup_id, message_id, rating=rating)
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from tests.command import concierge, staff_add
 from tests.conftest import TEST_HOTEL
 
 runner = CliRunner()
@@ -23,38 +23,10 @@ def invoke(args: list[str], db_url: str, **extra: str) -> tuple[int, str]:
 
 
 def test_staff_add_list_remove(engine: object, db_url: str) -> None:
-    code, out = invoke(
-        [
-            "staff",
-            "add",
-            "--telegram-id",
-            "1001",
-            "--name",
-            "Maria",
-            "--department",
-            "housekeeping",
-            "--language",
-            "it",
-        ],
-        db_url,
-    )
+    code, out = invoke(staff_add(1001, "Maria", "housekeeping", language="it"), db_url)
     assert code == 0, out
     assert out.startswith("registered Maria (housekeeping, staff, it, telegram id 1001)")
-    code, out = invoke(
-        [
-            "staff",
-            "add",
-            "--telegram-id",
-            "1009",
-            "--name",
-            "Sofia",
-            "--department",
-            "front_desk",
-            "--role",
-            "supervisor",
-        ],
-        db_url,
-    )
+    code, out = invoke(staff_add(1009, "Sofia", "front_desk", role="supervisor"), db_url)
     assert code == 0, out
     code, out = invoke(["staff", "list"], db_url)
     assert code == 0
@@ -68,9 +40,7 @@ def test_staff_add_list_remove(engine: object, db_url: str) -> None:
 
 
 def test_staff_add_refuses_unknown_department_with_valid_keys(engine: object, db_url: str) -> None:
-    code, out = invoke(
-        ["staff", "add", "--telegram-id", "1", "--name", "X", "--department", "spa"], db_url
-    )
+    code, out = invoke(staff_add(1, "X", "spa"), db_url)
     assert code == 2
     assert (
         out.strip()
@@ -79,21 +49,7 @@ def test_staff_add_refuses_unknown_department_with_valid_keys(engine: object, db
 
 
 def test_staff_add_refuses_language_the_hotel_does_not_offer(engine: object, db_url: str) -> None:
-    code, out = invoke(
-        [
-            "staff",
-            "add",
-            "--telegram-id",
-            "1",
-            "--name",
-            "X",
-            "--department",
-            "front_desk",
-            "--language",
-            "ja",
-        ],
-        db_url,
-    )
+    code, out = invoke(staff_add(1, "X", "front_desk", language="ja"), db_url)
     assert code == 2 and "language 'ja' is not offered" in out
 
 
@@ -120,15 +76,7 @@ def run_bot(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         if k not in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "CONCIERGE_CONFIG")
     }
     environ.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        cwd=tmp_path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return concierge(["run"], env=environ, cwd=tmp_path)
 
 
 def test_run_without_token_is_a_one_line_error(tmp_path: Path) -> None:

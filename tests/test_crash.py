@@ -20,28 +20,30 @@ pytestmark = pytest.mark.crash
 ON_POSTGRESQL = os.environ.get("TEST_DATABASE_URL", "").startswith(("postgresql", "postgres:"))
 
 
-def short_run(db_url: str, workdir: Path, instances: int) -> Options:
-    """Five kills over about ten seconds of traffic from five guests."""
-    return Options(
-        kills=5,
-        instances=instances,
-        database_url=db_url,
-        seed=5,
-        guests=5,
-        requests_per_guest=2,
-        kill_gap=(1.0, 2.5),
-        settle_timeout=100.0,
-        workdir=workdir,
-        reset=False,
+def assert_nothing_lost(db_url: str, workdir: Path, instances: int) -> None:
+    """Five kills over about ten seconds of traffic from five guests; the report must be clean."""
+    report = run(
+        Options(
+            kills=5,
+            instances=instances,
+            database_url=db_url,
+            seed=5,
+            guests=5,
+            requests_per_guest=2,
+            kill_gap=(1.0, 2.5),
+            settle_timeout=100.0,
+            workdir=workdir,
+            reset=False,
+        )
     )
+    print(report.render())
+    assert report.ok, report.render()
 
 
 def test_one_instance_loses_nothing_when_killed(
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
-    report = run(short_run(db_url, tmp_path, instances=1))
-    print(report.render())
-    assert report.ok, report.render()
+    assert_nothing_lost(db_url, tmp_path, instances=1)
 
 
 @pytest.mark.skipif(
@@ -50,6 +52,4 @@ def test_one_instance_loses_nothing_when_killed(
 def test_two_webhook_instances_lose_nothing_when_one_is_killed(
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
-    report = run(short_run(db_url, tmp_path, instances=2))
-    print(report.render())
-    assert report.ok, report.render()
+    assert_nothing_lost(db_url, tmp_path, instances=2)

@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from sqlmodel import Session, select
 
 from bot.i18n import I18n
 from bot.models import FollowUp, FollowUpStatus
+from tests.command import CONCIERGE, concierge, staff_add
 from tests.conftest import TEST_HOTEL
 from tests.fakebotapi import FakeBotAPIThread
 
@@ -62,7 +62,7 @@ class BotProcess:
         self.log = tmp_path / f"bot-{datetime.now(UTC).timestamp()}.log"
         self._log_handle = self.log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", *(["--webhook"] if webhook else [])],
+            [*CONCIERGE, "run", *(["--webhook"] if webhook else [])],
             cwd=tmp_path,
             env=env,
             stdout=self._log_handle,
@@ -83,14 +83,7 @@ class BotProcess:
 
 
 def cli(args: list[str], env: dict[str, str], cwd: Path) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = concierge(args, env=env, cwd=cwd)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -135,37 +128,9 @@ def mark(fake: FakeBotAPIThread) -> int:
 def test_guest_staff_follow_up_and_supervisor_in_three_languages(
     tmp_path: Path, fake: FakeBotAPIThread, bot_env: dict[str, str]
 ) -> None:
+    cli(staff_add(MARIA, "Maria", "housekeeping", language="it"), bot_env, tmp_path)
     cli(
-        [
-            "staff",
-            "add",
-            "--telegram-id",
-            str(MARIA),
-            "--name",
-            "Maria",
-            "--department",
-            "housekeeping",
-            "--language",
-            "it",
-        ],
-        bot_env,
-        tmp_path,
-    )
-    cli(
-        [
-            "staff",
-            "add",
-            "--telegram-id",
-            str(SOFIA),
-            "--name",
-            "Sofia",
-            "--department",
-            "front_desk",
-            "--role",
-            "supervisor",
-            "--language",
-            "ru",
-        ],
+        staff_add(SOFIA, "Sofia", "front_desk", role="supervisor", language="ru"),
         bot_env,
         tmp_path,
     )
@@ -278,20 +243,7 @@ def test_guest_staff_follow_up_and_supervisor_in_three_languages(
 def test_overdue_follow_up_is_sent_after_restart_once(
     tmp_path: Path, fake: FakeBotAPIThread, bot_env: dict[str, str], engine: Engine
 ) -> None:
-    cli(
-        [
-            "staff",
-            "add",
-            "--telegram-id",
-            str(MARIA),
-            "--name",
-            "Maria",
-            "--department",
-            "housekeeping",
-        ],
-        bot_env,
-        tmp_path,
-    )
+    cli(staff_add(MARIA, "Maria", "housekeeping"), bot_env, tmp_path)
     slow = bot_env | {"CONCIERGE_CONFIG": str(TEST_HOTEL)}  # follow-up five minutes after done
     bot = start(tmp_path, slow, fake)
     try:
@@ -338,15 +290,7 @@ def test_overdue_follow_up_is_sent_after_restart_once(
 def test_rejected_token_is_a_one_line_error(
     tmp_path: Path, fake: FakeBotAPIThread, bot_env: dict[str, str]
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        env=bot_env | {"TELEGRAM_BOT_TOKEN": "999:WRONG"},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = concierge(["run"], env=bot_env | {"TELEGRAM_BOT_TOKEN": "999:WRONG"}, cwd=tmp_path)
     assert result.returncode == 2
     assert (
         result.stderr.strip().splitlines()[-1]
@@ -356,14 +300,11 @@ def test_rejected_token_is_a_one_line_error(
 
 
 def test_unreachable_telegram_is_a_one_line_error(tmp_path: Path, bot_env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
+    result = concierge(
+        ["run"],
         env=bot_env | {"TELEGRAM_BASE_URL": "http://127.0.0.1:9/bot"},
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
     assert result.returncode == 3
     assert (
@@ -418,15 +359,7 @@ def test_webhook_mode_stores_and_answers(
 
 
 def test_webhook_mode_needs_its_settings(tmp_path: Path, bot_env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run", "--webhook"],
-        env=bot_env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = concierge(["run", "--webhook"], env=bot_env, cwd=tmp_path)
     assert result.returncode == 2
     assert (
         result.stderr.strip()
@@ -441,15 +374,7 @@ def test_a_second_instance_on_the_same_sqlite_file_is_refused(
         pytest.skip("PostgreSQL serves several instances")
     first = start(tmp_path, bot_env, fake)
     try:
-        second = subprocess.run(
-            [sys.executable, "-m", "bot", "run"],
-            env=bot_env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        second = concierge(["run"], env=bot_env, cwd=tmp_path)
     finally:
         assert first.stop() == 0
     assert second.returncode == 2

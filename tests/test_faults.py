@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from bot.models import Guest, Request, RequestStatus, Staff
 from tests import test_e2e as e2e
+from tests.command import staff_add
 from tests.fakebotapi import Call, FakeBotAPIThread
 from tests.test_e2e import BotProcess, cli, mark, says, start
 
@@ -135,11 +136,8 @@ def register(
     env: dict[str, str], cwd: Path, telegram_id: int, name: str, *, supervisor: bool = False
 ) -> None:
     department = "front_desk" if supervisor else "housekeeping"
-    args = ["staff", "add", "--telegram-id", str(telegram_id), "--name", name]
-    args += ["--department", department, "--language", "en"]
-    if supervisor:
-        args += ["--role", "supervisor"]
-    cli(args, env, cwd)
+    role = "supervisor" if supervisor else None
+    cli(staff_add(telegram_id, name, department, role=role, language="en"), env, cwd)
 
 
 def go_on_duty(fake: FakeBotAPIThread, *people: tuple[int, str]) -> None:
@@ -179,6 +177,15 @@ def running(tmp_path: Path, env: dict[str, str], fake: FakeBotAPIThread) -> Iter
     assert "Traceback" not in output, output
 
 
+@contextmanager
+def maria_on_duty(tmp_path: Path, env: dict[str, str], fake: FakeBotAPIThread) -> Iterator[None]:
+    """Maria of housekeeping is registered, the bot is running, and she has started her shift."""
+    register(env, tmp_path, MARIA, "Maria")
+    with running(tmp_path, env, fake):
+        go_on_duty(fake, (MARIA, "Maria"))
+        yield
+
+
 def assert_no_second_attempt(
     fake: FakeBotAPIThread, chat_id: int, since: int, seconds: float
 ) -> None:
@@ -205,9 +212,7 @@ def assert_no_second_attempt(
 def test_5xx_answers_are_retried_with_backoff_and_delivered_once(
     tmp_path: Path, fake: FakeBotAPIThread, bot_env: dict[str, str]
 ) -> None:
-    register(bot_env, tmp_path, MARIA, "Maria")
-    with running(tmp_path, bot_env, fake):
-        go_on_duty(fake, (MARIA, "Maria"))
+    with maria_on_duty(tmp_path, bot_env, fake):
         check_in(fake)
 
         fake.fail_next("sendMessage", 500, times=2)
@@ -246,9 +251,7 @@ def test_5xx_answers_are_retried_with_backoff_and_delivered_once(
 def test_timed_out_send_is_retried_and_shown_at_most_twice(
     tmp_path: Path, fake: FakeBotAPIThread, bot_env: dict[str, str]
 ) -> None:
-    register(bot_env, tmp_path, MARIA, "Maria")
-    with running(tmp_path, bot_env, fake):
-        go_on_duty(fake, (MARIA, "Maria"))
+    with maria_on_duty(tmp_path, bot_env, fake):
         check_in(fake)
 
         delay = READ_TIMEOUT + 1.5
@@ -293,10 +296,7 @@ def test_429_holds_only_that_chat_for_retry_after(
     tmp_path: Path, fake: FakeBotAPIThread, bot_env: dict[str, str]
 ) -> None:
     retry_after = 2
-    register(bot_env, tmp_path, MARIA, "Maria")
-    with running(tmp_path, bot_env, fake):
-        go_on_duty(fake, (MARIA, "Maria"))
-
+    with maria_on_duty(tmp_path, bot_env, fake):
         at = mark(fake)
         fake.fail_next("sendMessage", 429, retry_after=retry_after)
         fake.user_message(GUEST, "/start room-412", first_name="Anna")
@@ -332,9 +332,7 @@ def test_guest_who_blocked_the_bot_keeps_the_request_without_retry_storm(
     engine: Engine,
     blocked: str,
 ) -> None:
-    register(bot_env, tmp_path, MARIA, "Maria")
-    with running(tmp_path, bot_env, fake):
-        go_on_duty(fake, (MARIA, "Maria"))
+    with maria_on_duty(tmp_path, bot_env, fake):
         check_in(fake)
 
         since_block = mark(fake)

@@ -8,54 +8,25 @@ import pytest
 from sqlmodel import col, select
 
 from bot.models import Event, FollowUp, FollowUpStatus, Request, RequestStatus, Staff
-from bot.services import errors, followups, requests
+from bot.services import errors, followups
 from bot.services.common import Person
-from bot.services.requests import Content
-from tests.conftest import Desk
+from tests.conftest import (
+    Desk,
+    answer_followup,
+    done_request,
+    followup_sent,
+    rate_followup,
+    run_timers,
+)
 
 GUEST = Person(telegram_id=5003, chat_id=5003, first_name="John", language_code="en")
-
-
-def done_request(desk: Desk, text: str = "towels") -> int:
-    request = desk(
-        lambda s, out, env, now: requests.submit(
-            s, out, env, person=GUEST, content=Content(text=text), now=now
-        )
-    )
-    assert request is not None and request.id is not None
-    rid = request.id
-    desk(
-        lambda s, out, env, now: requests.accept(
-            s, out, env, telegram_id=1001, request_id=rid, now=now
-        )
-    )
-    desk(
-        lambda s, out, env, now: requests.mark_done(
-            s, out, env, telegram_id=1001, request_id=rid, now=now
-        )
-    )
-    return rid
-
-
-def run_timers(desk: Desk) -> followups.TimerRun:
-    return desk(lambda s, out, env, now: followups.process_due(s, out, env, now))
 
 
 def answer(
     desk: Desk, followup_id: int, fine: bool, telegram_id: int = GUEST.telegram_id
 ) -> Request:
-    return desk(
-        lambda s, out, env, now: followups.answer(
-            s,
-            out,
-            env,
-            telegram_id=telegram_id,
-            followup_id=followup_id,
-            fine=fine,
-            message_id=77,
-            now=now,
-        )
-    )
+    """The guest answers on the question's message, number 77."""
+    return answer_followup(desk, telegram_id, followup_id, fine=fine, message_id=77)
 
 
 def status(desk: Desk, request_id: int) -> str:
@@ -63,7 +34,7 @@ def status(desk: Desk, request_id: int) -> str:
 
 
 def test_follow_up_is_sent_when_due_and_only_once(desk: Desk, maria_housekeeping: Staff) -> None:
-    done_request(desk)
+    done_request(desk, GUEST)
     assert run_timers(desk).sent == 0  # not due yet
     assert desk.outbox.wake_times == [desk.clock.now() + timedelta(seconds=300)]
 
@@ -80,7 +51,7 @@ def test_follow_up_is_sent_when_due_and_only_once(desk: Desk, maria_housekeeping
 def test_overdue_follow_up_is_sent_after_a_long_outage(
     desk: Desk, maria_housekeeping: Staff
 ) -> None:
-    done_request(desk)
+    done_request(desk, GUEST)
     desk.clock.advance(3 * 24 * 3600)  # the bot was down for three days
     assert run_timers(desk).sent == 1
     followup = desk.read(lambda s: s.exec(select(FollowUp)).one())
@@ -89,9 +60,7 @@ def test_overdue_follow_up_is_sent_after_a_long_outage(
 
 
 def test_yes_closes_and_asks_for_a_rating(desk: Desk, maria_housekeeping: Staff) -> None:
-    done_request(desk)
-    desk.clock.advance(300)
-    run_timers(desk)
+    followup_sent(desk, GUEST)
     desk.clock.advance(60)
 
     answer(desk, 1, fine=True)
@@ -103,41 +72,17 @@ def test_yes_closes_and_asks_for_a_rating(desk: Desk, maria_housekeeping: Staff)
     with pytest.raises(errors.AlreadyAnswered):
         answer(desk, 1, fine=False)
 
-    desk(
-        lambda s, out, env, now: followups.rate(
-            s,
-            out,
-            env,
-            telegram_id=GUEST.telegram_id,
-            followup_id=1,
-            rating=4,
-            message_id=78,
-            now=now,
-        )
-    )
+    rate_followup(desk, GUEST.telegram_id, 1, 4, message_id=78)
     assert desk.texts_to(GUEST.chat_id) == ["Thank you for your rating: ★★★★☆"]
     assert desk.read(lambda s: s.get(Request, 1).rating) == 4  # type: ignore[union-attr]
     with pytest.raises(errors.AlreadyAnswered):
-        desk(
-            lambda s, out, env, now: followups.rate(
-                s,
-                out,
-                env,
-                telegram_id=GUEST.telegram_id,
-                followup_id=1,
-                rating=5,
-                message_id=78,
-                now=now,
-            )
-        )
+        rate_followup(desk, GUEST.telegram_id, 1, 5, message_id=78)
 
 
 def test_no_reopens_flags_reroutes_and_alerts_supervisors(
     desk: Desk, maria_housekeeping: Staff, luca_housekeeping: Staff, sofia_supervisor: Staff
 ) -> None:
-    done_request(desk)
-    desk.clock.advance(300)
-    run_timers(desk)
+    followup_sent(desk, GUEST)
 
     answer(desk, 1, fine=False)
 
@@ -161,9 +106,7 @@ def test_no_reopens_flags_reroutes_and_alerts_supervisors(
 def test_unanswered_follow_up_is_logged_and_a_late_no_still_reopens(
     desk: Desk, maria_housekeeping: Staff
 ) -> None:
-    done_request(desk)
-    desk.clock.advance(300)
-    run_timers(desk)
+    followup_sent(desk, GUEST)
     desk.clock.advance(3600)  # the answer timeout of the test hotel
 
     assert run_timers(desk).expired == 1
@@ -176,9 +119,7 @@ def test_unanswered_follow_up_is_logged_and_a_late_no_still_reopens(
 
 
 def test_only_the_guest_can_answer(desk: Desk, maria_housekeeping: Staff) -> None:
-    done_request(desk)
-    desk.clock.advance(300)
-    run_timers(desk)
+    followup_sent(desk, GUEST)
     with pytest.raises(errors.UnknownRequest):
         answer(desk, 1, fine=False, telegram_id=1001)
     assert status(desk, 1) == RequestStatus.DONE
@@ -187,7 +128,7 @@ def test_only_the_guest_can_answer(desk: Desk, maria_housekeeping: Staff) -> Non
 def test_follow_up_of_a_request_no_longer_done_is_dropped_not_sent(
     desk: Desk, maria_housekeeping: Staff
 ) -> None:
-    done_request(desk)
+    done_request(desk, GUEST)
     with desk.sessions() as session:  # e.g. a supervisor closed it by hand meanwhile
         request = session.get(Request, 1)
         assert request is not None
@@ -203,9 +144,9 @@ def test_follow_up_of_a_request_no_longer_done_is_dropped_not_sent(
 
 
 def test_next_due_is_the_earliest_send_or_expiry(desk: Desk, maria_housekeeping: Staff) -> None:
-    done_request(desk, "towels")
+    done_request(desk, GUEST, "towels")
     desk.clock.advance(100)
-    done_request(desk, "pillow")
+    done_request(desk, GUEST, "pillow")
     first_due = desk.clock.now() - timedelta(seconds=100) + timedelta(seconds=300)
     assert desk.read(followups.next_due) == first_due
     desk.clock.advance(200)
@@ -219,7 +160,7 @@ async def test_a_backlog_larger_than_a_batch_is_cleared_in_one_pass(
     from bot.services.followups import BATCH
 
     for n in range(BATCH + 20):
-        done_request(desk, f"towels {n}")
+        done_request(desk, GUEST, f"towels {n}")
         desk.clock.advance(4)  # within the guest's per-minute limit
     bot.clock.advance(300)
 

@@ -10,10 +10,8 @@ import pytest
 from bot.catalogs import check
 from bot.i18n import SUPPORTED_LOCALES, I18n
 from bot.models import Staff
-from bot.services import requests
 from bot.services.common import Env, Person
-from bot.services.requests import Content
-from tests.conftest import Desk
+from tests.conftest import Desk, guest_writes
 
 
 @pytest.mark.parametrize(
@@ -73,11 +71,7 @@ def test_each_recipient_reads_their_own_language(
     desk: Desk, env: Env, maria_housekeeping: Staff, olga_front_desk: Staff
 ) -> None:
     german = Person(telegram_id=5001, chat_id=5001, first_name="Anna", language_code="de-DE")
-    desk(
-        lambda s, out, e, now: requests.submit(
-            s, out, e, person=german, content=Content(text="Handtücher bitte"), now=now
-        )
-    )
+    guest_writes(desk, german, "Handtücher bitte")
 
     german_ack = desk.texts_to(5001)[0]
     assert german_ack.startswith(

@@ -30,12 +30,9 @@ from bot.models import (
 )
 from bot.notifier import Outgoing
 from bot.outbox import Rates
-from bot.services import requests
-from bot.services import staff as staff_service
 from bot.services.common import Env, Person
-from bot.services.requests import Content
 from bot.services.unreachable import chat_blocked
-from tests.conftest import Desk, register
+from tests.conftest import Desk, accept, guest_writes, mark_done, register, set_duty
 from tests.telegram_fakes import RecordingRequest
 
 NO_PACING = Rates(private_interval=0, group_interval=0, global_interval=0)
@@ -204,25 +201,13 @@ async def test_a_message_older_than_a_day_is_given_up(
 GUEST = Person(telegram_id=5003, chat_id=5003, first_name="John", language_code="en")
 
 
-def submit(desk: Desk, text: str) -> None:
-    desk(
-        lambda s, out, env, now: requests.submit(
-            s, out, env, person=GUEST, content=Content(text=text), now=now
-        )
-    )
-
-
 async def test_staff_cards_are_edited_once_delivered(
     durable_desk: Desk, sender: Sender, telegram: RecordingRequest
 ) -> None:
     register(durable_desk, 1001, "Maria", "housekeeping")
     register(durable_desk, 1002, "Luca", "housekeeping")
-    submit(durable_desk, "towels")
-    durable_desk(
-        lambda s, out, env, now: requests.accept(
-            s, out, env, telegram_id=1002, request_id=1, now=now
-        )
-    )
+    guest_writes(durable_desk, GUEST, "towels")
+    accept(durable_desk, 1002, 1)
 
     await sender.drain()
 
@@ -245,16 +230,12 @@ async def test_an_edit_whose_card_never_arrived(
 ) -> None:
     register(durable_desk, 1001, "Maria", "housekeeping")
     register(durable_desk, 1002, "Luca", "housekeeping")
-    submit(durable_desk, "towels")
+    guest_writes(durable_desk, GUEST, "towels")
     telegram.fail_next(
         "sendMessage", 400, "Bad Request: can't parse entities", chat_id=1001
     )  # Maria's card
     await sender.drain()
-    durable_desk(
-        lambda s, out, env, now: requests.accept(
-            s, out, env, telegram_id=1001, request_id=1, now=now
-        )
-    )
+    accept(durable_desk, 1001, 1)
     await sender.drain()
     # Maria never got the card: the edit with Done/Release is sent as a new message instead.
     assert [
@@ -283,7 +264,7 @@ async def test_a_guest_who_blocked_the_bot_is_marked_and_not_retried(
     durable_desk: Desk, engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
 ) -> None:
     register(durable_desk, 1001, "Maria", "housekeeping")
-    submit(durable_desk, "towels")
+    guest_writes(durable_desk, GUEST, "towels")
     telegram.fail_next(
         "sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=GUEST.chat_id
     )
@@ -298,16 +279,8 @@ async def test_a_guest_who_blocked_the_bot_is_marked_and_not_retried(
     with Session(engine) as session:
         assert session.exec(select(Guest)).one().blocked_at == clock.now()
     # The request goes on: Maria takes it and finishes it.
-    durable_desk(
-        lambda s, out, env, now: requests.accept(
-            s, out, env, telegram_id=1001, request_id=1, now=now
-        )
-    )
-    durable_desk(
-        lambda s, out, env, now: requests.mark_done(
-            s, out, env, telegram_id=1001, request_id=1, now=now
-        )
-    )
+    accept(durable_desk, 1001, 1)
+    mark_done(durable_desk, 1001, 1)
     await sender.drain()
     with Session(engine) as session:
         assert session.get(Request, 1).status == RequestStatus.DONE  # type: ignore[union-attr]
@@ -323,19 +296,11 @@ async def test_staff_who_blocked_the_bot_go_off_duty_and_their_work_is_handed_on
     register(durable_desk, 1001, "Maria", "housekeeping")
     register(durable_desk, 1002, "Luca", "housekeeping", on_duty=False)
     register(durable_desk, 1009, "Sofia", "front_desk", role=Role.SUPERVISOR)
-    submit(durable_desk, "towels")
-    submit(durable_desk, "pillow")
+    guest_writes(durable_desk, GUEST, "towels")
+    guest_writes(durable_desk, GUEST, "pillow")
     await sender.drain()
-    durable_desk(
-        lambda s, out, env, now: requests.accept(
-            s, out, env, telegram_id=1001, request_id=1, now=now
-        )
-    )
-    durable_desk(
-        lambda s, out, env, now: staff_service.set_duty(
-            s, out, env, telegram_id=1002, on=True, now=now
-        )
-    )
+    accept(durable_desk, 1001, 1)
+    set_duty(durable_desk, 1002, on=True)
     telegram.clear()
     telegram.fail_next(
         "editMessageText", 403, "Forbidden: bot was blocked by the user", chat_id=1001

@@ -9,42 +9,37 @@ from typer.testing import CliRunner
 from bot.callbacks import CallbackSigner
 from bot.cli import app
 from bot.models import Event, Guest, InboundUpdate, Request, RequestStatus, Staff
-from bot.services import followups, guests, privacy, requests
+from bot.services import privacy
 from bot.services.common import Person
-from bot.services.requests import Content
-from tests.conftest import TEST_HOTEL, Desk
+from tests.conftest import (
+    TEST_HOTEL,
+    Desk,
+    answer_followup,
+    cancel,
+    followup_sent,
+    guest_writes,
+    start_chat,
+)
 from tests.harness import Bot
 from tests.telegram_fakes import callback_update
 
 GUEST = Person(telegram_id=5003, chat_id=5003, first_name="John", language_code="en")
 
 
-def submit(desk: Desk, text: str) -> Request | None:
-    return desk(
-        lambda s, out, env, now: requests.submit(
-            s, out, env, person=GUEST, content=Content(text=text), now=now
-        )
-    )
-
-
 def test_a_flooding_guest_is_slowed_down_politely_and_nothing_is_stored_twice(desk: Desk) -> None:
-    desk(
-        lambda s, out, env, now: guests.start(
-            s, out, env, person=GUEST, payload="room-412", now=now
-        )
-    )
+    start_chat(desk, GUEST, "room-412")
     for n in range(20):
-        assert submit(desk, f"towel {n}") is not None
-    assert submit(desk, "towel 20") is None
+        assert guest_writes(desk, GUEST, f"towel {n}") is not None
+    assert guest_writes(desk, GUEST, "towel 20") is None
     assert desk.texts_to(GUEST.chat_id) == [
         "You are sending messages very quickly. I keep at most 20 requests a minute; "
         "please wait a moment and send the rest again."
     ]
-    assert submit(desk, "towel 21") is None
+    assert guest_writes(desk, GUEST, "towel 21") is None
     assert desk.texts_to(GUEST.chat_id) == []  # told once a minute, not for every message
     assert desk.read(lambda s: len(s.exec(select(Request)).all())) == 20
     desk.clock.advance(61)
-    assert submit(desk, "towel 22") is not None
+    assert guest_writes(desk, GUEST, "towel 22") is not None
 
 
 def test_the_signature_of_callback_data() -> None:
@@ -117,38 +112,11 @@ async def test_forgetme_can_be_declined(bot: Bot) -> None:
 def test_purge_anonymizes_old_finished_requests_only(
     desk: Desk, engine: Engine, maria_housekeeping: Staff
 ) -> None:
-    desk(
-        lambda s, out, env, now: guests.start(
-            s, out, env, person=GUEST, payload="room-412", now=now
-        )
-    )
-    submit(desk, "towels")
-    desk(
-        lambda s, out, env, now: requests.accept(
-            s, out, env, telegram_id=1001, request_id=1, now=now
-        )
-    )
-    desk(
-        lambda s, out, env, now: requests.mark_done(
-            s, out, env, telegram_id=1001, request_id=1, now=now
-        )
-    )
-    desk.clock.advance(300)
-    desk(lambda s, out, env, now: followups.process_due(s, out, env, now))
-    desk(
-        lambda s, out, env, now: followups.answer(
-            s,
-            out,
-            env,
-            telegram_id=GUEST.telegram_id,
-            followup_id=1,
-            fine=True,
-            message_id=None,
-            now=now,
-        )
-    )
+    start_chat(desk, GUEST, "room-412")
+    followup_sent(desk, GUEST, "towels")
+    answer_followup(desk, GUEST.telegram_id, 1, fine=True)
     desk.clock.advance(40 * 86400)
-    submit(desk, "pillow")  # a newer request keeps the guest
+    guest_writes(desk, GUEST, "pillow")  # a newer request keeps the guest
 
     result = desk(lambda s, _out, env, now: privacy.purge(s, env, older_than_days=30, now=now))
 
@@ -158,11 +126,7 @@ def test_purge_anonymizes_old_finished_requests_only(
         assert (old.text, new.text) == ("", "pillow")
         assert session.exec(select(Guest)).one().first_name == "John"
     desk.clock.advance(40 * 86400)
-    desk(
-        lambda s, out, env, now: requests.cancel(
-            s, out, env, telegram_id=GUEST.telegram_id, request_id=2, now=now
-        )
-    )
+    cancel(desk, GUEST.telegram_id, 2)
     desk.clock.advance(40 * 86400)
     result = desk(lambda s, _out, env, now: privacy.purge(s, env, older_than_days=30, now=now))
     assert (result.requests, result.guests) == (1, 1)

@@ -10,65 +10,39 @@ import pytest
 from bot import messages
 from bot.i18n import I18n
 from bot.models import FollowUp, FollowUpStatus, Guest, Request, RequestStatus, Staff
-from bot.services import errors, followups, reports, requests
+from bot.services import errors, reports
 from bot.services.common import Person
 from bot.services.reports import Period, PeriodKind
-from bot.services.requests import Content
-from tests.conftest import START, Desk
+from tests.conftest import (
+    START,
+    Desk,
+    accept,
+    answer_followup,
+    mark_done,
+    rate_followup,
+    run_timers,
+    submit,
+)
 
 GUEST = Person(telegram_id=5003, chat_id=5003, first_name="John", language_code="en")
 I18N_EN = I18n("en").translator("en")
 
 
 def lifecycle(desk: Desk, text: str, *, fine: bool | None, rating: int | None = None) -> int:
-    request = desk(
-        lambda s, out, env, now: requests.submit(
-            s, out, env, person=GUEST, content=Content(text=text), now=now
-        )
-    )
-    assert request is not None and request.id is not None
+    request = submit(desk, GUEST, text)
+    assert request.id is not None
     rid = request.id
     desk.clock.advance(60)
-    desk(
-        lambda s, out, env, now: requests.accept(
-            s, out, env, telegram_id=1001, request_id=rid, now=now
-        )
-    )
+    accept(desk, 1001, rid)
     desk.clock.advance(600)
-    desk(
-        lambda s, out, env, now: requests.mark_done(
-            s, out, env, telegram_id=1001, request_id=rid, now=now
-        )
-    )
+    mark_done(desk, 1001, rid)
     desk.clock.advance(300)
-    desk(lambda s, out, env, now: followups.process_due(s, out, env, now))
+    run_timers(desk)
     followup_id = rid  # one follow-up per request in these tests
     if fine is not None:
-        desk(
-            lambda s, out, env, now: followups.answer(
-                s,
-                out,
-                env,
-                telegram_id=GUEST.telegram_id,
-                followup_id=followup_id,
-                fine=fine,
-                message_id=None,
-                now=now,
-            )
-        )
+        answer_followup(desk, GUEST.telegram_id, followup_id, fine=fine)
     if rating is not None:
-        desk(
-            lambda s, out, env, now: followups.rate(
-                s,
-                out,
-                env,
-                telegram_id=GUEST.telegram_id,
-                followup_id=followup_id,
-                rating=rating,
-                message_id=None,
-                now=now,
-            )
-        )
+        rate_followup(desk, GUEST.telegram_id, followup_id, rating)
     return rid
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlmodel import Session, col, select
@@ -12,25 +11,21 @@ from bot.models import Event, FollowUp, Guest, Offer, OfferStatus, Request, Requ
 from bot.services import errors, guests, requests
 from bot.services import staff as staff_service
 from bot.services.common import Person
-from bot.services.requests import Content
-from tests.conftest import Desk, register
+from tests.conftest import (
+    Desk,
+    accept,
+    cancel,
+    done_request,
+    guest_writes,
+    mark_done,
+    register,
+    release,
+    set_duty,
+    start_chat,
+    submit,
+)
 
 ENGLISH_GUEST = Person(telegram_id=5003, chat_id=5003, first_name="John", language_code="en-GB")
-
-
-def submit(desk: Desk, person: Person, text: str = "", **content: Any) -> Request:
-    request = desk(
-        lambda s, out, env, now: requests.submit(
-            s,
-            out,
-            env,
-            person=person,
-            content=Content(text=text, **content),
-            now=now,
-        )
-    )
-    assert request is not None
-    return request
 
 
 def events(desk: Desk, request_id: int) -> list[str]:
@@ -113,11 +108,7 @@ def test_nobody_on_duty_keeps_request_and_offers_it_at_first_shift(desk: Desk) -
     assert get(desk, 1).status == RequestStatus.OPEN
     assert events(desk, 1)[-1] == "nobody_on_duty"
 
-    desk(
-        lambda s, out, env, now: staff_service.set_duty(
-            s, out, env, telegram_id=1001, on=True, now=now
-        )
-    )
+    set_duty(desk, 1001, on=True)
     texts = desk.texts_to(maria.telegram_id)
     assert any("Clean the room please" in text for text in texts)
     assert texts[-1] == "1 waiting request has been sent to you."
@@ -127,11 +118,7 @@ def test_first_accept_wins_and_others_see_who_took_it(
     desk: Desk, maria_housekeeping: Staff, luca_housekeeping: Staff
 ) -> None:
     submit(desk, ENGLISH_GUEST, "towels")
-    desk(
-        lambda s, out, env, now: requests.accept(
-            s, out, env, telegram_id=1002, request_id=1, now=now
-        )
-    )
+    accept(desk, 1002, 1)
 
     assert desk.texts_to(ENGLISH_GUEST.chat_id) == [
         "Luca from Housekeeping has accepted request #1."
@@ -143,11 +130,7 @@ def test_first_accept_wins_and_others_see_who_took_it(
     assert "Luca" in maria.text and maria.buttons == ()
 
     with pytest.raises(errors.AlreadyTaken) as raised:
-        desk(
-            lambda s, out, env, now: requests.accept(
-                s, out, env, telegram_id=1001, request_id=1, now=now
-            )
-        )
+        accept(desk, 1001, 1)
     assert raised.value.by == "Luca"
     request = get(desk, 1)
     assert request.status == RequestStatus.ACCEPTED
@@ -159,23 +142,11 @@ def test_accept_by_unregistered_or_uninvolved_is_refused(
 ) -> None:
     submit(desk, ENGLISH_GUEST, "towels")
     with pytest.raises(errors.NotRegistered):
-        desk(
-            lambda s, out, env, now: requests.accept(
-                s, out, env, telegram_id=ENGLISH_GUEST.telegram_id, request_id=1, now=now
-            )
-        )
+        accept(desk, ENGLISH_GUEST.telegram_id, 1)
     with pytest.raises(errors.StaleAction):
-        desk(
-            lambda s, out, env, now: requests.accept(
-                s, out, env, telegram_id=1003, request_id=1, now=now
-            )
-        )
+        accept(desk, 1003, 1)
     with pytest.raises(errors.UnknownRequest):
-        desk(
-            lambda s, out, env, now: requests.accept(
-                s, out, env, telegram_id=1001, request_id=99, now=now
-            )
-        )
+        accept(desk, 1001, 99)
     assert get(desk, 1).status == RequestStatus.OPEN
 
 
@@ -183,54 +154,26 @@ def test_release_offers_it_again_to_everyone_else(
     desk: Desk, maria_housekeeping: Staff, luca_housekeeping: Staff
 ) -> None:
     submit(desk, ENGLISH_GUEST, "towels")
-    desk(
-        lambda s, out, env, now: requests.accept(
-            s, out, env, telegram_id=1001, request_id=1, now=now
-        )
-    )
+    accept(desk, 1001, 1)
     with pytest.raises(errors.NotYours):
-        desk(
-            lambda s, out, env, now: requests.release(
-                s, out, env, telegram_id=1002, request_id=1, now=now
-            )
-        )
+        release(desk, 1002, 1)
 
-    desk(
-        lambda s, out, env, now: requests.release(
-            s, out, env, telegram_id=1001, request_id=1, now=now
-        )
-    )
+    release(desk, 1001, 1)
 
     assert get(desk, 1).status == RequestStatus.OPEN
     assert desk.messages_to(luca_housekeeping.telegram_id)[-1].buttons[0][0].data == "acc:1"
     maria = desk.messages_to(maria_housekeeping.telegram_id)
     assert len(maria) == 1 and maria[0].buttons == ()
-    desk(
-        lambda s, out, env, now: requests.accept(
-            s, out, env, telegram_id=1002, request_id=1, now=now
-        )
-    )
+    accept(desk, 1002, 1)
     assert get(desk, 1).assignee_id == luca_housekeeping.id
 
 
 def test_done_tells_guest_and_schedules_follow_up(desk: Desk, maria_housekeeping: Staff) -> None:
     submit(desk, ENGLISH_GUEST, "towels")
     with pytest.raises(errors.StaleAction):
-        desk(
-            lambda s, out, env, now: requests.mark_done(
-                s, out, env, telegram_id=1001, request_id=1, now=now
-            )
-        )
-    desk(
-        lambda s, out, env, now: requests.accept(
-            s, out, env, telegram_id=1001, request_id=1, now=now
-        )
-    )
-    desk(
-        lambda s, out, env, now: requests.mark_done(
-            s, out, env, telegram_id=1001, request_id=1, now=now
-        )
-    )
+        mark_done(desk, 1001, 1)
+    accept(desk, 1001, 1)
+    mark_done(desk, 1001, 1)
 
     assert get(desk, 1).status == RequestStatus.DONE
     followup = desk.read(lambda s: s.exec(select(FollowUp)).one())
@@ -239,17 +182,7 @@ def test_done_tells_guest_and_schedules_follow_up(desk: Desk, maria_housekeeping
 
 
 def test_done_message_and_wake_up(desk: Desk, maria_housekeeping: Staff) -> None:
-    submit(desk, ENGLISH_GUEST, "towels")
-    desk(
-        lambda s, out, env, now: requests.accept(
-            s, out, env, telegram_id=1001, request_id=1, now=now
-        )
-    )
-    desk(
-        lambda s, out, env, now: requests.mark_done(
-            s, out, env, telegram_id=1001, request_id=1, now=now
-        )
-    )
+    done_request(desk, ENGLISH_GUEST)
 
     assert desk.texts_to(ENGLISH_GUEST.chat_id) == [
         "Request #1 is done. I will check with you a little later that everything is fine."
@@ -263,46 +196,26 @@ def test_guest_cancels_and_staff_are_told(
     desk: Desk, maria_housekeeping: Staff, luca_housekeeping: Staff
 ) -> None:
     submit(desk, ENGLISH_GUEST, "towels")
-    desk(
-        lambda s, out, env, now: requests.accept(
-            s, out, env, telegram_id=1001, request_id=1, now=now
-        )
-    )
+    accept(desk, 1001, 1)
     other = Person(telegram_id=5999, chat_id=5999, first_name="Eve", language_code="en")
     with pytest.raises(errors.UnknownRequest):
-        desk(
-            lambda s, out, env, now: requests.cancel(
-                s, out, env, telegram_id=other.telegram_id, request_id=1, now=now
-            )
-        )
+        cancel(desk, other.telegram_id, 1)
 
-    desk(
-        lambda s, out, env, now: requests.cancel(
-            s, out, env, telegram_id=ENGLISH_GUEST.telegram_id, request_id=1, now=now
-        )
-    )
+    cancel(desk, ENGLISH_GUEST.telegram_id, 1)
 
     assert get(desk, 1).status == RequestStatus.CANCELLED
     assert desk.texts_to(ENGLISH_GUEST.chat_id) == ["Request #1 is cancelled."]
     maria = desk.texts_to(maria_housekeeping.telegram_id)
     assert len(maria) == 2  # her card is edited, and she is told to stop
     with pytest.raises(errors.StaleAction):
-        desk(
-            lambda s, out, env, now: requests.mark_done(
-                s, out, env, telegram_id=1001, request_id=1, now=now
-            )
-        )
+        mark_done(desk, 1001, 1)
 
 
 def test_room_is_asked_once_and_remembered(desk: Desk, maria_housekeeping: Staff) -> None:
     submit(desk, ENGLISH_GUEST, "towels")
     assert desk.texts_to(ENGLISH_GUEST.chat_id)[-1].startswith("What is your room number?")
 
-    answer = desk(
-        lambda s, out, env, now: requests.submit(
-            s, out, env, person=ENGLISH_GUEST, content=Content(text="412"), now=now
-        )
-    )
+    answer = guest_writes(desk, ENGLISH_GUEST, "412")
     assert answer is None
     assert desk.texts_to(ENGLISH_GUEST.chat_id) == ["Thank you, I have noted room 412."]
 
@@ -321,11 +234,7 @@ def test_unanswered_room_question_is_not_asked_again(desk: Desk, maria_housekeep
 
 
 def test_start_deep_link_sets_room(desk: Desk) -> None:
-    guest = desk(
-        lambda s, out, env, now: guests.start(
-            s, out, env, person=ENGLISH_GUEST, payload="room-412", now=now
-        )
-    )
+    guest = start_chat(desk, ENGLISH_GUEST, "room-412")
     assert guest.room == "412"
     texts = desk.texts_to(ENGLISH_GUEST.chat_id)
     assert texts[0].startswith("Welcome to Hotel Testa, John!")
@@ -363,11 +272,7 @@ def test_guest_lists_open_requests_with_cancel_buttons(
 ) -> None:
     submit(desk, ENGLISH_GUEST, "towels")
     submit(desk, ENGLISH_GUEST, "pillow")
-    desk(
-        lambda s, out, env, now: requests.cancel(
-            s, out, env, telegram_id=ENGLISH_GUEST.telegram_id, request_id=2, now=now
-        )
-    )
+    cancel(desk, ENGLISH_GUEST.telegram_id, 2)
     found = desk(
         lambda s, out, env, now: requests.open_for_guest(s, out, env, person=ENGLISH_GUEST, now=now)
     )
@@ -381,11 +286,7 @@ def test_going_off_duty_hands_offers_on(
     desk: Desk, maria_housekeeping: Staff, olga_front_desk: Staff
 ) -> None:
     submit(desk, ENGLISH_GUEST, "towels")
-    desk(
-        lambda s, out, env, now: staff_service.set_duty(
-            s, out, env, telegram_id=1001, on=False, now=now
-        )
-    )
+    set_duty(desk, 1001, on=False)
     offers = desk.read(lambda s: list(s.exec(select(Offer).order_by(col(Offer.id)))))
     assert [(o.staff_id, o.status) for o in offers] == [
         (maria_housekeeping.id, OfferStatus.WITHDRAWN),
@@ -397,11 +298,7 @@ def test_staff_removed_from_cli_gives_back_accepted_requests(
     desk: Desk, maria_housekeeping: Staff, luca_housekeeping: Staff
 ) -> None:
     submit(desk, ENGLISH_GUEST, "towels")
-    desk(
-        lambda s, out, env, now: requests.accept(
-            s, out, env, telegram_id=1001, request_id=1, now=now
-        )
-    )
+    accept(desk, 1001, 1)
     desk(lambda s, _out, _env, now: staff_service.remove(s, telegram_id=1001, now=now))
     assert get(desk, 1).status == RequestStatus.OPEN
 
@@ -409,21 +306,17 @@ def test_staff_removed_from_cli_gives_back_accepted_requests(
     assert sent == 1
     assert desk.messages_to(luca_housekeeping.telegram_id)[-1].buttons[0][0].data == "acc:1"
     with pytest.raises(errors.NotRegistered):
-        desk(
-            lambda s, out, env, now: requests.accept(
-                s, out, env, telegram_id=1001, request_id=1, now=now
-            )
-        )
+        accept(desk, 1001, 1)
 
 
 def test_guest_language_follows_telegram_until_chosen(desk: Desk, session: Session) -> None:
     italian = Person(telegram_id=5010, chat_id=5010, first_name="Marco", language_code="it-IT")
-    desk(lambda s, out, env, now: guests.start(s, out, env, person=italian, payload=None, now=now))
+    start_chat(desk, italian)
     assert desk.read(lambda s: s.exec(select(Guest)).one().language) == "it"
     desk(
         lambda s, out, env, now: guests.set_language(
             s, out, env, person=italian, locale="fr", now=now
         )
     )
-    desk(lambda s, out, env, now: guests.start(s, out, env, person=italian, payload=None, now=now))
+    start_chat(desk, italian)
     assert desk.read(lambda s: s.exec(select(Guest)).one().language) == "fr"
