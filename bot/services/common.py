@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 from sqlmodel import Session
 
 from bot.config import HotelConfig
@@ -70,6 +71,28 @@ def record(
             "at": now,
         },
     )
+
+
+def record_each(
+    connection: Connection, request_ids: Sequence[int | None], kind: EventKind, now: datetime
+) -> None:
+    """Append the same system event to each of ``request_ids``, in one statement."""
+    if request_ids:
+        connection.execute(
+            _INSERT_EVENT,
+            [
+                {
+                    "request_id": request_id,
+                    "kind": kind.value,
+                    "actor_kind": ActorKind.SYSTEM.value,
+                    "actor_id": None,
+                    "actor_name": "",
+                    "details": {},
+                    "at": now,
+                }
+                for request_id in request_ids
+            ],
+        )
 
 
 _INSERT_EVENT = insert(Event.__table__)  # type: ignore[attr-defined]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import Connection, func, update
 from sqlmodel import Session, col, select
 
 from bot import messages
@@ -21,7 +22,7 @@ from bot.models import (
 from bot.notifier import Button, Outbox, Outgoing
 from bot.routing import supervisors_to_alert
 from bot.services import errors
-from bot.services.common import Env, record
+from bot.services.common import Env, record, record_each
 from bot.services.offers import offer
 
 BATCH = 500
@@ -52,76 +53,100 @@ def process_due(session: Session, out: Outbox, env: Env, now: datetime) -> Timer
     """Send every follow-up that is due and expire unanswered ones; ask to be woken for the next.
 
     A follow-up that fell due while the bot was down is sent now; the conditional status
-    change means it is sent once even if two passes overlap.
+    change means it is sent once even if two passes overlap. A pass works on sets: one query
+    finds a batch with its requests and guests, one statement per status change claims it.
     """
-    sent = expired = cancelled = 0
     postgres = session.get_bind().dialect.name == "postgresql"
+    connection = session.connection()
     due_query = (
-        select(FollowUp)
+        select(FollowUp.id, Request, Guest.chat_id, Guest.language)
+        .join(Request, col(Request.id) == FollowUp.request_id, isouter=True)
+        .join(Guest, col(Guest.id) == Request.guest_id, isouter=True)
         .where(FollowUp.status == FollowUpStatus.PENDING, col(FollowUp.due_at) <= now)
         .order_by(col(FollowUp.due_at))
         .limit(BATCH)
     )
     if postgres:  # instances share the due follow-ups instead of queueing for the same rows
-        due_query = due_query.with_for_update(skip_locked=True)
+        due_query = due_query.with_for_update(skip_locked=True, of=FollowUp)
     due = session.exec(due_query).all()
-    for followup in due:
-        request = session.get(Request, followup.request_id)
-        guest = session.get(Guest, request.guest_id) if request else None
-        if request is None or guest is None or request.status != RequestStatus.DONE:
-            cancelled += _claim(
-                session, followup, FollowUpStatus.PENDING, status=FollowUpStatus.CANCELLED
-            )
-            continue
-        expires = now + timedelta(seconds=env.hotel.timings.followup_answer_timeout)
-        if not _claim(
-            session,
-            followup,
-            FollowUpStatus.PENDING,
-            status=FollowUpStatus.SENT,
-            sent_at=now,
-            expires_at=expires,
-        ):
-            continue
-        sent += 1
-        record(session, request_id=request.id, kind=EventKind.FOLLOWUP_SENT, now=now)
-        t = env.t(guest.language)
+    to_send = {
+        followup_id: (request, chat_id, language)
+        for followup_id, request, chat_id, language in due
+        if request is not None and chat_id is not None and request.status == RequestStatus.DONE
+    }
+    cancelled = _move(
+        connection,
+        [followup_id for followup_id, *_ in due if followup_id not in to_send],
+        FollowUpStatus.PENDING,
+        status=FollowUpStatus.CANCELLED,
+    )
+    expires = now + timedelta(seconds=env.hotel.timings.followup_answer_timeout)
+    sent = _move(
+        connection,
+        list(to_send),
+        FollowUpStatus.PENDING,
+        status=FollowUpStatus.SENT,
+        sent_at=now,
+        expires_at=expires,
+    )
+    won = {followup_id for followup_id, _ in sent}
+    sent_in_order = [(f, *to_send[f]) for f in to_send if f in won]  # earliest due first
+    record_each(connection, [r.id for _, r, _, _ in sent_in_order], EventKind.FOLLOWUP_SENT, now)
+    for followup_id, request, chat_id, language in sent_in_order:
+        t = env.t(language)
         out.send(
             Outgoing(
-                chat_id=guest.chat_id,
+                chat_id=chat_id,
                 text=messages.followup_question(t, request),
                 buttons=(
                     (
-                        Button(messages.followup_yes_button(t), f"fu:{followup.id}:y"),
-                        Button(messages.followup_no_button(t), f"fu:{followup.id}:n"),
+                        Button(messages.followup_yes_button(t), f"fu:{followup_id}:y"),
+                        Button(messages.followup_no_button(t), f"fu:{followup_id}:n"),
                     ),
                 ),
             )
         )
+    if sent:
         out.wake(expires)
     stale_query = (
-        select(FollowUp)
+        select(FollowUp.id)
         .where(FollowUp.status == FollowUpStatus.SENT, col(FollowUp.expires_at) <= now)
         .limit(BATCH)
     )
     if postgres:
         stale_query = stale_query.with_for_update(skip_locked=True)
     stale = session.exec(stale_query).all()
-    for followup in stale:
-        if not _claim(session, followup, FollowUpStatus.SENT, status=FollowUpStatus.UNANSWERED):
-            continue
-        expired += 1
-        record(session, request_id=followup.request_id, kind=EventKind.FOLLOWUP_UNANSWERED, now=now)
-        request = session.get(Request, followup.request_id)
-        if request is not None and request.status == RequestStatus.DONE:
-            request.status, request.closed_at, request.updated_at = RequestStatus.CLOSED, now, now
-            session.add(request)
-            record(session, request_id=followup.request_id, kind=EventKind.CLOSED, now=now)
+    expired = _move(connection, list(stale), FollowUpStatus.SENT, status=FollowUpStatus.UNANSWERED)
+    expired_requests = [request_id for _, request_id in expired]
+    record_each(connection, expired_requests, EventKind.FOLLOWUP_UNANSWERED, now)
+    if expired_requests:  # an ignored question closes a request that is still done
+        closed = connection.execute(
+            update(Request)
+            .where(col(Request.id).in_(expired_requests), col(Request.status) == RequestStatus.DONE)
+            .values(status=RequestStatus.CLOSED, closed_at=now, updated_at=now)
+            .returning(col(Request.id))
+        ).scalars()
+        record_each(connection, list(closed), EventKind.CLOSED, now)
     full = len(due) == BATCH or len(stale) == BATCH
     upcoming = now if full else next_due(session)
     if upcoming is not None:
         out.wake(upcoming)
-    return TimerRun(sent=sent, expired=expired, cancelled=cancelled, full=full)
+    return TimerRun(sent=len(sent), expired=len(expired), cancelled=len(cancelled), full=full)
+
+
+def _move(
+    connection: Connection, ids: Sequence[int | None], expect: FollowUpStatus, **values: object
+) -> list[tuple[int, int]]:
+    """Change the status of the follow-ups still in ``expect``; (id, request id) of those won."""
+    if not ids:
+        return []
+    won = connection.execute(
+        update(FollowUp)
+        .where(col(FollowUp.id).in_(ids), col(FollowUp.status) == expect)
+        .values(**values)
+        .returning(col(FollowUp.id), col(FollowUp.request_id))
+    )
+    return [(int(row.id), int(row.request_id)) for row in won]
 
 
 def next_due(session: Session) -> datetime | None:
