@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -35,6 +35,8 @@ from bot.notifier import CAPTION_LIMIT, TEXT_LIMIT, Media, Outbox, Outgoing, spl
 from bot.outbox import Rates
 
 log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 100  # outbox rows leased per claim
 
 BlockedHandler = Callable[[Session, Outbox, int, datetime], None]
 
@@ -203,8 +205,10 @@ class Sender:
                 task = asyncio.create_task(self._deliver_and_queue(row))
                 self._tasks.add(task)
                 task.add_done_callback(self._finished)
-            if claimed:
-                continue
+            if len(claimed) == CLAIM_BATCH:
+                continue  # more may be due at once
+            # A short batch took everything claimable: rows committed since, and a chat's next
+            # row once its head is recorded, wake the loop; the poll finds retries as they fall due.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
 
@@ -248,6 +252,7 @@ class Sender:
                 now=self._clock.now(),
                 rates=self._rates,
                 horizon=horizon,
+                limit=CLAIM_BATCH,
             )
             session.commit()
             return rows
@@ -367,8 +372,12 @@ class Sender:
                     outbox.drop_chat(session, row.chat_id, "blocked")
                     self._on_blocked(session, follow_up, row.chat_id, now)
             outbox.enqueue(session, follow_up.messages, now)
+            finished = {
+                row.chat_id for row, _message, outcome in results if outcome.status is not None
+            }
+            more = bool(finished) and _pending_in(connection, finished)
             session.commit()
-        if follow_up.messages:
+        if follow_up.messages or more:
             self.wake()
 
     def _outcome_values(
@@ -432,6 +441,21 @@ _RECORD_OUTCOME = (
         lease_until=None,
     )
 )
+_PENDING_IN = (
+    select(_OUTBOX.c.id)
+    .where(
+        _OUTBOX.c.status == OutboxStatus.PENDING.value,
+        _OUTBOX.c.chat_id.in_(bindparam("chats", expanding=True)),
+    )
+    .limit(1)
+)
+
+
+def _pending_in(connection: Connection, chat_ids: set[int]) -> bool:
+    """Whether any of these chats has a row waiting (the next after the one just recorded)."""
+    return connection.execute(_PENDING_IN, {"chats": sorted(chat_ids)}).first() is not None
+
+
 _OFFERS = Offer.__table__  # type: ignore[attr-defined]
 _REMEMBER_CARD = (
     update(_OFFERS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
@@ -31,7 +32,13 @@ class Recipients:
 
 
 def _score(text: str, keywords: list[str]) -> int:
-    return sum(1 for word in keywords if re.search(r"(?<!\w)" + re.escape(word), text))
+    return sum(1 for word in keywords if _keyword(word).search(text))
+
+
+@cache
+def _keyword(word: str) -> re.Pattern[str]:
+    """A keyword's pattern, compiled once: a hotel's keywords outnumber ``re``'s own cache."""
+    return re.compile(r"(?<!\w)" + re.escape(word))
 
 
 def match_department(hotel: HotelConfig, text: str, locale: str) -> str | None:

@@ -126,7 +126,12 @@ async def sender(
 ) -> AsyncIterator[Sender]:
     bot = Bot("123456:TEST", request=telegram, get_updates_request=telegram)
     await bot.initialize()
-    yield Sender(
+    yield make_sender(bot, engine, env, clock)
+    await bot.shutdown()
+
+
+def make_sender(bot: Bot, engine: Engine, env: Env, clock: FakeClock, **options: float) -> Sender:
+    return Sender(
         bot,
         session_factory(engine),
         clock,
@@ -134,8 +139,8 @@ async def sender(
         rates=NO_PACING,
         signer=CallbackSigner.for_token("123456:TEST"),
         on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
+        **options,
     )
-    await bot.shutdown()
 
 
 def rows(engine: Engine) -> list[OutboxMessage]:
@@ -346,3 +351,25 @@ async def test_a_running_sender_records_every_outcome_of_deliveries_that_overlap
     sent = [c for c in chats if by_chat[c].status == OutboxStatus.SENT]
     assert sent == [c for c in chats if c not in (105, 106)]
     assert all(by_chat[c].message_id is not None for c in sent)
+
+
+async def test_a_chats_next_message_leaves_once_the_one_before_is_recorded_not_at_the_next_poll(
+    engine: Engine, env: Env, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+) -> None:
+    put(
+        engine,
+        *(Outgoing(7, f"part {n}") for n in range(1, 4)),
+        Outgoing(8, "other"),
+        now=clock.now(),
+    )
+    patient = make_sender(sender.bot, engine, env, clock, poll_interval=60)
+
+    running = asyncio.create_task(patient.run())
+    try:  # in order, one after another, well before the minute's poll
+        await telegram.wait_until(lambda: len(telegram.texts(7)) == 3)
+    finally:
+        await patient.stop()
+        running.cancel()
+
+    assert telegram.texts(7) == ["part 1", "part 2", "part 3"]
+    assert telegram.texts(8) == ["other"]
