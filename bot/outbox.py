@@ -163,22 +163,46 @@ def _heads_query(dialect: str, limit: int) -> SelectOfScalar[OutboxMessage]:
     return query
 
 
-def _pacing(session: Session, chat_id: int, now: datetime) -> Pacing:
-    return _pacings(session, [chat_id], now)[chat_id]
+class _Pacings:
+    """The pacing state (theoretical arrival times) of some chats, read in one query and
+    written back with one statement per kind of change; locked on PostgreSQL until commit."""
+
+    def __init__(self, session: Session, chat_ids: Iterable[int], now: datetime) -> None:
+        self._connection = session.connection()
+        wanted = sorted(set(chat_ids))  # one order everywhere, so claimers cannot deadlock
+        postgres = session.get_bind().dialect.name == "postgresql"
+        query = _PACING_FOR_UPDATE if postgres else _PACING
+        rows = self._connection.execute(query, {"chats": wanted})
+        self.tat: dict[int, datetime] = {row.chat_id: row.tat for row in rows}
+        self._new = {chat_id for chat_id in wanted if chat_id not in self.tat}
+        self._read = dict(self.tat)
+        for chat_id in self._new:
+            self.tat[chat_id] = now
+
+    def save(self) -> None:
+        """Write the times that changed."""
+        changed = [c for c, tat in self.tat.items() if c in self._new or tat != self._read[c]]
+        inserts = [{"chat_id": c, "tat": self.tat[c]} for c in changed if c in self._new]
+        updates = [{"chat": c, "tat": self.tat[c]} for c in changed if c not in self._new]
+        if inserts:
+            self._connection.execute(_PACING_INSERT, inserts)
+        if updates:
+            self._connection.execute(_PACING_UPDATE, updates)
 
 
-def _pacings(session: Session, chat_ids: Iterable[int], now: datetime) -> dict[int, Pacing]:
-    """The pacing rows of these chats in one query (locked on PostgreSQL), new ones added."""
-    wanted = sorted(set(chat_ids))  # one order everywhere, so claimers cannot deadlock
-    query = select(Pacing).where(col(Pacing.chat_id).in_(wanted)).order_by(col(Pacing.chat_id))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    rows = {row.chat_id: row for row in session.exec(query)}
-    for chat_id in wanted:
-        if chat_id not in rows:
-            rows[chat_id] = Pacing(chat_id=chat_id, tat=now)
-            session.add(rows[chat_id])
-    return rows
+_PACING_TABLE = Pacing.__table__  # type: ignore[attr-defined]
+_PACING = (
+    select(_PACING_TABLE.c.chat_id, _PACING_TABLE.c.tat)
+    .where(_PACING_TABLE.c.chat_id.in_(bindparam("chats", expanding=True)))
+    .order_by(_PACING_TABLE.c.chat_id)
+)
+_PACING_FOR_UPDATE = _PACING.with_for_update()
+_PACING_INSERT = insert(_PACING_TABLE)
+_PACING_UPDATE = (
+    update(_PACING_TABLE)
+    .where(_PACING_TABLE.c.chat_id == bindparam("chat"))
+    .values(tat=bindparam("tat"))
+)
 
 
 def claim(
@@ -200,26 +224,21 @@ def claim(
     """
     global_interval, global_burst = rates.overall
     heads = _heads(session, now, now + horizon, limit)
-    pacing = _pacings(session, [GLOBAL_PACING, *(row.chat_id for row in heads)], now)
-    global_row = pacing[GLOBAL_PACING]
+    pacing = _Pacings(session, [GLOBAL_PACING, *(row.chat_id for row in heads)], now)
+    tat = pacing.tat
     claimed: list[OutboxMessage] = []
     leases: list[dict[str, Any]] = []
     for row in heads:
-        chat_row = pacing[row.chat_id]
-        chat_interval, chat_burst = rates.for_chat(row.chat_id)
-        slot = max(
-            now,
-            row.not_before,
-            chat_row.tat - chat_burst,
-            global_row.tat - global_burst,
-        )
+        chat = row.chat_id
+        chat_interval, chat_burst = rates.for_chat(chat)
+        slot = max(now, row.not_before, tat[chat] - chat_burst, tat[GLOBAL_PACING] - global_burst)
         if slot > now + horizon:
             continue
-        chat_row.tat = max(chat_row.tat, slot) + chat_interval
-        global_row.tat = max(global_row.tat, slot) + global_interval
+        tat[chat] = max(tat[chat], slot) + chat_interval
+        tat[GLOBAL_PACING] = max(tat[GLOBAL_PACING], slot) + global_interval
         claimed.append(row)
         leases.append({"row": row.id, "owner": owner, "until": slot + lease, "at": slot})
-    session.flush()  # the pacing rows
+    pacing.save()
     if leases:
         session.connection().execute(_LEASE, leases)
     for row in heads:
@@ -231,9 +250,9 @@ def claim(
 
 def hold_chat(session: Session, chat_id: int, until: datetime) -> None:
     """Make a chat wait until ``until`` (after a 429 with ``retry_after``)."""
-    row = _pacing(session, chat_id, until)
-    row.tat = max(row.tat, until)
-    session.add(row)
+    pacing = _Pacings(session, [chat_id], until)
+    pacing.tat[chat_id] = max(pacing.tat[chat_id], until)
+    pacing.save()
 
 
 def next_due(session: Session) -> datetime | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from bot import messages
@@ -26,6 +26,10 @@ _ACTIVE_OFFERS = (
     .where(col(Offer.request_id) == bindparam("request"), Offer.status == OfferStatus.ACTIVE)
     .order_by(col(Offer.id))
 )
+
+
+_OFFERS = Offer.__table__  # type: ignore[attr-defined]
+_INSERT_OFFER = insert(_OFFERS).returning(_OFFERS.c.id)
 
 
 def offer(
@@ -53,8 +57,10 @@ def offer(
         row = Offer(
             request_id=request.id, staff_id=staff.id, chat_id=staff.telegram_id, created_at=now
         )
-        session.add(row)
-        session.flush()
+        # A plain insert: the new offer is only read back in later transactions.
+        row.id = (
+            session.connection().execute(_INSERT_OFFER, row.model_dump(exclude={"id"})).scalar_one()
+        )
         _send_offer(out, env, request, staff, row, found.tier)
     if targets:
         record(
