@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -179,6 +180,9 @@ async def _serve(
             poller = Poller(deps, processor, deps.env.i18n)
             tasks.append(asyncio.create_task(poller.run(), name="poller"))
         await _publish_commands(application, deps)
+        # What start-up built (modules, configuration, catalogs) lives as long as the process:
+        # out of the collector's way, full collections stay short and do not stall the loop.
+        gc.freeze()
         stop = asyncio.create_task(stopping.wait(), name="signals")
         done, _pending = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
         log.info("stopping")

@@ -123,6 +123,24 @@ def claim(
     return rows
 
 
+def waiting_in(session: Session, chat_ids: Iterable[int | None]) -> bool:
+    """Whether any of these chats has an update waiting (behind the ones just handled)."""
+    chats = sorted({chat_id for chat_id in chat_ids if chat_id is not None})
+    if not chats:
+        return False
+    return session.connection().execute(_WAITING_IN, {"chats": chats}).first() is not None
+
+
+_WAITING_IN = (
+    select(_INBOUND.c.update_id)
+    .where(
+        _INBOUND.c.status == InboundStatus.PENDING.value,
+        _INBOUND.c.chat_id.in_(bindparam("chats", expanding=True)),
+    )
+    .limit(1)
+)
+
+
 @cache
 def _claimable(dialect: str, limit: int) -> SelectOfScalar[InboundUpdate]:
     """The claim's query, built once per database and batch size (it runs several times a

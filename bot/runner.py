@@ -31,6 +31,7 @@ from bot.notifier import Outgoing
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 25
+CLAIM_BATCH = 50  # stored updates leased per claim
 LEASE = timedelta(seconds=30)  # handling takes milliseconds; marking done guards a late twin
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -76,16 +77,19 @@ class Processor:
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
 
     async def drain(self) -> int:
-        """Handle every stored update that is due now; return how many were handled."""
+        """Handle every stored update that is due now; return how many were handled.
+
+        Updates stored meanwhile wake ``run`` again; a claim is repeated at once only when it
+        may have left some behind: a full batch, or a chat with more than its oldest update.
+        """
         count = 0
         while not self._stopping:
             with self._deps.sessions() as session:
+                now = self._deps.clock.now()
                 rows = intake.claim(
-                    session, owner=self._owner, now=self._deps.clock.now(), lease=LEASE
+                    session, owner=self._owner, now=now, lease=LEASE, limit=CLAIM_BATCH
                 )
                 session.commit()
-            if not rows:
-                return count
             for row in rows:
                 if self._stopping:
                     break
@@ -94,6 +98,10 @@ class Processor:
                 # Handling blocks the loop on the database: let the sender and the poller run
                 # between updates, so acknowledgements go out while a burst is handled.
                 await asyncio.sleep(0)
+            if len(rows) < CLAIM_BATCH:
+                with self._deps.sessions() as session:
+                    if not intake.waiting_in(session, (row.chat_id for row in rows)):
+                        return count
         return count
 
     async def _process(self, row: Any) -> None:
