@@ -83,9 +83,12 @@ def build_application(
     if timers is None:
 
         async def run_due() -> None:
+            await deps.run_timers(sweep=False)
+
+        async def sweep() -> None:
             await deps.run_timers()
 
-        scheduler = TimerScheduler(run_due, hotel.timings.sweep_interval)
+        scheduler = TimerScheduler(run_due, sweep, hotel.timings.sweep_interval)
         timers = scheduler
     clock = clock or SystemClock()
     owner = instance_name()

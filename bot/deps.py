@@ -77,8 +77,9 @@ class Deps:
             for message in messages:
                 tx.outbox.send(message)
 
-    async def run_timers(self) -> None:
-        """Send due follow-ups, expire ignored ones and offer requests nobody holds.
+    async def run_timers(self, *, sweep: bool = True) -> None:
+        """Send due follow-ups, expire ignored ones and, in a ``sweep``, offer requests nobody
+        holds.
 
         Works through the due follow-ups batch by batch until a batch comes back short, so a
         backlog (after downtime) is cleared at once rather than a batch per wake-up.
@@ -90,8 +91,9 @@ class Deps:
                         run = followups.process_due(tx.session, tx.outbox, self.env, tx.now)
                     if not run.full:
                         break
-                async with self.transaction() as tx:
-                    requests.offer_waiting(tx.session, tx.outbox, self.env, tx.now)
+                if sweep:
+                    async with self.transaction() as tx:
+                        requests.offer_waiting(tx.session, tx.outbox, self.env, tx.now)
             except Exception:
                 log.exception("timer pass failed; the next sweep retries")
 

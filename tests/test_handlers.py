@@ -14,6 +14,7 @@ from bot.config import HotelConfig
 from bot.db import make_engine
 from bot.i18n import I18n
 from bot.models import Role
+from bot.services import staff as staff_service
 from tests.conftest import Desk, register
 from tests.harness import Bot, make_bot
 from tests.telegram_fakes import message_update
@@ -307,3 +308,22 @@ async def test_myid_and_edited_messages(bot: Bot) -> None:
     await bot.feed(edit)
     assert bot.telegram.texts(GUEST)[-1].startswith("I saw that you edited a message.")
     assert "Request #" not in " ".join(bot.telegram.texts(GUEST))
+
+
+async def test_a_request_nobody_holds_is_offered_by_the_sweep_not_by_every_timer_pass(
+    bot: Bot, staffed: None, desk: Desk
+) -> None:
+    await bot.say(GUEST, "/start room-412")
+    await bot.say(GUEST, "towels")
+    await bot.press(MARIA, "acc:1")
+    desk(lambda s, _out, _env, now: staff_service.remove(s, telegram_id=MARIA, now=now))
+    cards_before = len(bot.telegram.sent(LUCA, "sendMessage"))
+
+    await bot.deps.run_timers(sweep=False)  # a follow-up's pass
+    await bot.deps.sender.drain()
+    assert len(bot.telegram.sent(LUCA, "sendMessage")) == cards_before
+
+    await bot.deps.run_timers()  # the periodic sweep
+    await bot.deps.sender.drain()
+    assert len(bot.telegram.sent(LUCA, "sendMessage")) == cards_before + 1
+    assert bot.telegram.button_data(LUCA) == ["acc:1"]
