@@ -130,7 +130,9 @@ async def sender(
     await bot.shutdown()
 
 
-def make_sender(bot: Bot, engine: Engine, env: Env, clock: FakeClock, **options: float) -> Sender:
+def make_sender(
+    bot: Bot, engine: Engine, env: Env, clock: FakeClock, poll_interval: float = 0.5
+) -> Sender:
     return Sender(
         bot,
         session_factory(engine),
@@ -139,7 +141,7 @@ def make_sender(bot: Bot, engine: Engine, env: Env, clock: FakeClock, **options:
         rates=NO_PACING,
         signer=CallbackSigner.for_token("123456:TEST"),
         on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
-        **options,
+        poll_interval=poll_interval,
     )
 
 
