@@ -29,7 +29,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot import outbox
 from bot.callbacks import CallbackSigner
 from bot.clock import Clock
-from bot.db import SessionFactory
+from bot.db import SessionFactory, bookkeeping
 from bot.models import Offer, OutboxMessage, OutboxStatus
 from bot.notifier import CAPTION_LIMIT, TEXT_LIMIT, Media, Outbox, Outgoing, split_text
 from bot.outbox import Rates
@@ -246,6 +246,7 @@ class Sender:
 
     def _claim(self, horizon: timedelta = timedelta(seconds=1)) -> list[OutboxMessage]:
         with self._sessions() as session:
+            bookkeeping(session)
             rows = outbox.claim(
                 session,
                 owner=self._owner,
@@ -353,6 +354,7 @@ class Sender:
         rows: list[dict[str, object]] = []
         offers: list[dict[str, object]] = []
         with self._sessions() as session:
+            bookkeeping(session)
             for result in results:
                 rows.append(self._outcome_values(session, result, now))
                 _row, message, outcome = result

@@ -24,6 +24,7 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 
 from bot import intake, messages, outbox
+from bot.db import bookkeeping
 from bot.deps import Deps
 from bot.i18n import I18n
 from bot.notifier import Outgoing
@@ -85,6 +86,7 @@ class Processor:
         count = 0
         while not self._stopping:
             with self._deps.sessions() as session:
+                bookkeeping(session)  # a lease: a database crash loses only the claim
                 now = self._deps.clock.now()
                 rows = intake.claim(
                     session, owner=self._owner, now=now, lease=LEASE, limit=CLAIM_BATCH

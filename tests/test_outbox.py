@@ -15,7 +15,7 @@ from telegram import Bot
 from bot import outbox
 from bot.callbacks import CallbackSigner
 from bot.clock import FakeClock
-from bot.db import session_factory
+from bot.db import bookkeeping, session_factory
 from bot.delivery import Sender
 from bot.models import (
     Event,
@@ -375,3 +375,14 @@ async def test_a_chats_next_message_leaves_once_the_one_before_is_recorded_not_a
 
     assert telegram.texts(7) == ["part 1", "part 2", "part 3"]
     assert telegram.texts(8) == ["other"]
+
+
+def test_only_bookkeeping_commits_skip_waiting_for_the_disk(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no per-transaction durability setting")
+    with Session(engine) as session:
+        bookkeeping(session)
+        assert session.connection().exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        session.commit()
+        # the next transaction on the same connection is durable again
+        assert session.connection().exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
