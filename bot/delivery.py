@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, case, select, update
 from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -366,7 +366,7 @@ class Sender:
                 ):
                     offers.append({"offer": offer_id, "message": outcome.message_id})
             connection = session.connection()
-            connection.execute(_RECORD_OUTCOME, rows)
+            _write_outcomes(connection, self._owner, rows, now)
             if offers:
                 connection.execute(_REMEMBER_CARD, offers)
             for row, _message, outcome in results:
@@ -451,6 +451,34 @@ _PENDING_IN = (
     )
     .limit(1)
 )
+
+
+def _write_outcomes(
+    connection: Connection, owner: str, rows: list[dict[str, object]], now: datetime
+) -> None:
+    """Messages sent, the usual outcome, in one statement; the others one by one."""
+    sent = {
+        values["row"]: values["message"]
+        for values in rows
+        if values["status"] == OutboxStatus.SENT.value and values["error"] is None
+    }
+    others = [values for values in rows if values["row"] not in sent]
+    if sent:
+        connection.execute(
+            update(_OUTBOX)
+            .where(_OUTBOX.c.id.in_(list(sent)), _OUTBOX.c.lease_owner == owner)
+            .values(
+                status=OutboxStatus.SENT.value,
+                attempts=_OUTBOX.c.attempts + 1,
+                sent_at=now,
+                message_id=case(sent, value=_OUTBOX.c.id),
+                last_error=None,
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+    if others:
+        connection.execute(_RECORD_OUTCOME, others)
 
 
 def _pending_in(connection: Connection, chat_ids: set[int]) -> bool:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import Column, ColumnElement, bindparam, case, func, insert, literal, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -112,11 +112,12 @@ def enqueue(session: Session, messages: Iterable[Outgoing], now: datetime) -> in
 
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 _INSERT = insert(_OUTBOX)
-_LEASE = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("row"))
-    .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"), send_at=bindparam("at"))
-)
+
+
+def _each(key: Column[int], times: dict[int, datetime]) -> ColumnElement[datetime]:
+    """A time per row (by ``key``), as one SQL expression for a set-wide ``UPDATE``."""
+    when = _OUTBOX.c.send_at.type
+    return case({row: literal(at, type_=when) for row, at in times.items()}, value=key)
 
 
 def _heads(
@@ -183,11 +184,14 @@ class _Pacings:
         """Write the times that changed."""
         changed = [c for c, tat in self.tat.items() if c in self._new or tat != self._read[c]]
         inserts = [{"chat_id": c, "tat": self.tat[c]} for c in changed if c in self._new]
-        updates = [{"chat": c, "tat": self.tat[c]} for c in changed if c not in self._new]
+        updates = {c: self.tat[c] for c in changed if c not in self._new}
         if inserts:
             self._connection.execute(_PACING_INSERT, inserts)
         if updates:
-            self._connection.execute(_PACING_UPDATE, updates)
+            key = _PACING_TABLE.c.chat_id
+            self._connection.execute(
+                update(_PACING_TABLE).where(key.in_(list(updates))).values(tat=_each(key, updates))
+            )
 
 
 _PACING_TABLE = Pacing.__table__  # type: ignore[attr-defined]
@@ -198,11 +202,6 @@ _PACING = (
 )
 _PACING_FOR_UPDATE = _PACING.with_for_update()
 _PACING_INSERT = insert(_PACING_TABLE)
-_PACING_UPDATE = (
-    update(_PACING_TABLE)
-    .where(_PACING_TABLE.c.chat_id == bindparam("chat"))
-    .values(tat=bindparam("tat"))
-)
 
 
 def claim(
@@ -227,7 +226,7 @@ def claim(
     pacing = _Pacings(session, [GLOBAL_PACING, *(row.chat_id for row in heads)], now)
     tat = pacing.tat
     claimed: list[OutboxMessage] = []
-    leases: list[dict[str, Any]] = []
+    leases: list[tuple[int, datetime, datetime]] = []  # row id, lease end, send time
     for row in heads:
         chat = row.chat_id
         chat_interval, chat_burst = rates.for_chat(chat)
@@ -237,14 +236,24 @@ def claim(
         tat[chat] = max(tat[chat], slot) + chat_interval
         tat[GLOBAL_PACING] = max(tat[GLOBAL_PACING], slot) + global_interval
         claimed.append(row)
-        leases.append({"row": row.id, "owner": owner, "until": slot + lease, "at": slot})
+        assert row.id is not None
+        leases.append((row.id, slot + lease, slot))
     pacing.save()
-    if leases:
-        session.connection().execute(_LEASE, leases)
+    if leases:  # one statement for the batch, each row with its own times
+        ids = [row_id for row_id, _until, _at in leases]
+        session.connection().execute(
+            update(_OUTBOX)
+            .where(_OUTBOX.c.id.in_(ids))
+            .values(
+                lease_owner=owner,
+                lease_until=_each(_OUTBOX.c.id, {row: until for row, until, _at in leases}),
+                send_at=_each(_OUTBOX.c.id, {row: at for row, _until, at in leases}),
+            )
+        )
     for row in heads:
         session.expunge(row)  # its lease is written above; the caller reads it after commit
-    for row, values in zip(claimed, leases, strict=True):
-        row.lease_owner, row.lease_until, row.send_at = owner, values["until"], values["at"]
+    for row, (_row_id, until, at) in zip(claimed, leases, strict=True):
+        row.lease_owner, row.lease_until, row.send_at = owner, until, at
     return claimed
 
 
