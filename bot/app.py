@@ -101,6 +101,7 @@ def build_application(
         rates=rates or Rates(global_interval=1 / settings.messages_per_second),
         signer=signer,
         on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
+        database_in_thread=engine.dialect.name == "postgresql",
     )
     deps = Deps(
         env=env,

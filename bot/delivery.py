@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, bindparam, case, select, update
 from sqlmodel import Session
@@ -37,6 +37,7 @@ from bot.outbox import Rates
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 100  # outbox rows leased per claim
+_T = TypeVar("_T")
 
 BlockedHandler = Callable[[Session, Outbox, int, datetime], None]
 
@@ -155,6 +156,7 @@ class Sender:
         poll_interval: float = 0.5,
         max_in_flight: int = 64,
         max_requests: int = HTTP_CONNECTIONS,
+        database_in_thread: bool = False,
     ) -> None:
         self._bot = bot
         self._sessions = sessions
@@ -164,6 +166,7 @@ class Sender:
         self._signer = signer
         self._on_blocked = on_blocked
         self._poll_interval = poll_interval
+        self._in_thread = database_in_thread
         self._slots = asyncio.Semaphore(max_in_flight)
         self._requests = asyncio.Semaphore(max_requests)
         self._wakeup = asyncio.Event()
@@ -196,7 +199,7 @@ class Sender:
         while not self._stopping:
             self._wakeup.clear()
             try:
-                claimed = self._claim()
+                claimed = await self._database(self._claim)
             except Exception:
                 log.exception("claiming outbox rows failed; retrying")
                 claimed = []
@@ -241,7 +244,7 @@ class Sender:
             if not claimed:
                 return tried
             results = await asyncio.gather(*(self._deliver(row) for row in claimed))
-            self._write(list(results))
+            self._write(list(results))  # drained again right away: no wake needed
             tried += len(claimed)
 
     def _claim(self, horizon: timedelta = timedelta(seconds=1)) -> list[OutboxMessage]:
@@ -278,30 +281,43 @@ class Sender:
         while True:
             await self._has_results.wait()
             self._has_results.clear()
-            self._flush_results()
-            # Let deliveries finishing meanwhile join the next write.
+            # Deliveries finishing while this is written join the next write.
+            results, self._results = self._results, []
+            if results:
+                more: bool = await self._database(self._write, results)
+                if more:
+                    self.wake()
             await asyncio.sleep(0)
 
     def _flush_results(self) -> None:
         results, self._results = self._results, []
-        if results:
-            self._write(results)
+        if results and self._write(results):
+            self.wake()
 
-    def _write(self, results: list[Delivery]) -> None:
+    async def _database(self, work: Callable[..., _T], *args: Any) -> _T:
+        """Run the sender's own database work; on PostgreSQL in a worker thread, so that the
+        event loop sends and handles updates while the server answers."""
+        if self._in_thread:
+            return await asyncio.to_thread(work, *args)
+        return work(*args)
+
+    def _write(self, results: list[Delivery]) -> bool:
         """Record outcomes in one transaction; if that fails, one by one, so one bad row cannot
-        hold up the others (a row not recorded is sent again when its lease ends)."""
+        hold up the others (a row not recorded is sent again when its lease ends).
+
+        True if the sender should claim again (a chat has its next row waiting, or a blocked
+        chat caused messages)."""
         try:
-            self._record(results)
-            return
+            return self._record(results)
         except Exception:
             if len(results) == 1:
                 log.exception(
                     "recording delivery of outbox row %s failed; its lease will expire",
                     results[0].row.id,
                 )
-                return
-        for result in results:
-            self._write([result])
+                return False
+        wanted = [self._write([result]) for result in results]  # every one, no short cut
+        return any(wanted)
 
     def _edit_target(self, message: Outgoing) -> int | None:
         if message.edit_message_id is not None:
@@ -346,7 +362,7 @@ class Sender:
             return Outcome(None, error=repr(exc)[:300])
         return Outcome(OutboxStatus.SENT, message_id=sent.message_id if sent else target)
 
-    def _record(self, results: list[Delivery]) -> None:
+    def _record(self, results: list[Delivery]) -> bool:
         """Write outcomes with two statements for the whole batch (retries and blocked chats,
         being rare, add their own)."""
         now = self._clock.now()
@@ -379,8 +395,7 @@ class Sender:
             }
             more = bool(finished) and _pending_in(connection, finished)
             session.commit()
-        if follow_up.messages or more:
-            self.wake()
+        return bool(follow_up.messages) or more
 
     def _outcome_values(
         self, session: Session, result: Delivery, now: datetime

@@ -131,7 +131,12 @@ async def sender(
 
 
 def make_sender(
-    bot: Bot, engine: Engine, env: Env, clock: FakeClock, poll_interval: float = 0.5
+    bot: Bot,
+    engine: Engine,
+    env: Env,
+    clock: FakeClock,
+    poll_interval: float = 0.5,
+    database_in_thread: bool = False,
 ) -> Sender:
     return Sender(
         bot,
@@ -142,6 +147,7 @@ def make_sender(
         signer=CallbackSigner.for_token("123456:TEST"),
         on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
         poll_interval=poll_interval,
+        database_in_thread=database_in_thread,
     )
 
 
@@ -326,13 +332,20 @@ async def test_staff_who_blocked_the_bot_go_off_duty_and_their_work_is_handed_on
     assert any(text.startswith("Request #1") and "towels" in text for text in telegram.texts(1002))
 
 
+@pytest.mark.parametrize("in_thread", [False, True], ids=["on-the-loop", "in-a-thread"])
 async def test_a_running_sender_records_every_outcome_of_deliveries_that_overlap(
-    engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+    engine: Engine,
+    env: Env,
+    clock: FakeClock,
+    sender: Sender,
+    telegram: RecordingRequest,
+    in_thread: bool,
 ) -> None:
     chats = range(100, 140)
     put(engine, *(Outgoing(chat, f"hello {chat}") for chat in chats), now=clock.now())
     telegram.fail_next("sendMessage", 500, "Internal Server Error", chat_id=105)
     telegram.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=106)
+    sender = make_sender(sender.bot, engine, env, clock, database_in_thread=in_thread)
 
     running = asyncio.create_task(sender.run())
     try:
@@ -355,8 +368,14 @@ async def test_a_running_sender_records_every_outcome_of_deliveries_that_overlap
     assert all(by_chat[c].message_id is not None for c in sent)
 
 
+@pytest.mark.parametrize("in_thread", [False, True], ids=["on-the-loop", "in-a-thread"])
 async def test_a_chats_next_message_leaves_once_the_one_before_is_recorded_not_at_the_next_poll(
-    engine: Engine, env: Env, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+    engine: Engine,
+    env: Env,
+    clock: FakeClock,
+    sender: Sender,
+    telegram: RecordingRequest,
+    in_thread: bool,
 ) -> None:
     put(
         engine,
@@ -364,7 +383,9 @@ async def test_a_chats_next_message_leaves_once_the_one_before_is_recorded_not_a
         Outgoing(8, "other"),
         now=clock.now(),
     )
-    patient = make_sender(sender.bot, engine, env, clock, poll_interval=60)
+    patient = make_sender(
+        sender.bot, engine, env, clock, poll_interval=60, database_in_thread=in_thread
+    )
 
     running = asyncio.create_task(patient.run())
     try:  # in order, one after another, well before the minute's poll
