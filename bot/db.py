@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import Connection, Select, Table, bindparam, event, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, create_engine
@@ -80,6 +81,24 @@ def bookkeeping(session: Session) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.connection().exec_driver_sql("SET LOCAL synchronous_commit = off")
+
+
+def any_pending_in(connection: Connection, table: Table, chat_ids: Iterable[int | None]) -> bool:
+    """Whether ``table`` (stored updates or outgoing messages) has a pending row in any of
+    these chats."""
+    chats = sorted({chat_id for chat_id in chat_ids if chat_id is not None})
+    if not chats:
+        return False
+    return connection.execute(_pending_in(table), {"chats": chats}).first() is not None
+
+
+@cache
+def _pending_in(table: Table) -> Select[Any]:
+    return (
+        select(table.c.chat_id)
+        .where(table.c.status == "pending", table.c.chat_id.in_(bindparam("chats", expanding=True)))
+        .limit(1)
+    )
 
 
 def lock_single_instance(engine: Engine) -> IO[str] | None:

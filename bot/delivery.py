@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, bindparam, case, select, update
+from sqlalchemy import Connection, bindparam, case, update
 from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -29,7 +29,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot import outbox
 from bot.callbacks import CallbackSigner
 from bot.clock import Clock
-from bot.db import SessionFactory, bookkeeping
+from bot.db import SessionFactory, any_pending_in, bookkeeping
 from bot.models import Offer, OutboxMessage, OutboxStatus
 from bot.notifier import CAPTION_LIMIT, TEXT_LIMIT, Media, Outbox, Outgoing, split_text
 from bot.outbox import Rates
@@ -393,7 +393,7 @@ class Sender:
             finished = {
                 row.chat_id for row, _message, outcome in results if outcome.status is not None
             }
-            more = bool(finished) and _pending_in(connection, finished)
+            more = any_pending_in(connection, _OUTBOX, finished)
             session.commit()
         return bool(follow_up.messages) or more
 
@@ -458,14 +458,6 @@ _RECORD_OUTCOME = (
         lease_until=None,
     )
 )
-_PENDING_IN = (
-    select(_OUTBOX.c.id)
-    .where(
-        _OUTBOX.c.status == OutboxStatus.PENDING.value,
-        _OUTBOX.c.chat_id.in_(bindparam("chats", expanding=True)),
-    )
-    .limit(1)
-)
 
 
 def _write_outcomes(
@@ -494,11 +486,6 @@ def _write_outcomes(
         )
     if others:
         connection.execute(_RECORD_OUTCOME, others)
-
-
-def _pending_in(connection: Connection, chat_ids: set[int]) -> bool:
-    """Whether any of these chats has a row waiting (the next after the one just recorded)."""
-    return connection.execute(_PENDING_IN, {"chats": sorted(chat_ids)}).first() is not None
 
 
 _OFFERS = Offer.__table__  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from bot.db import any_pending_in
 from bot.models import InboundStatus, InboundUpdate
 
 MAX_ATTEMPTS = 5
@@ -125,20 +126,7 @@ def claim(
 
 def waiting_in(session: Session, chat_ids: Iterable[int | None]) -> bool:
     """Whether any of these chats has an update waiting (behind the ones just handled)."""
-    chats = sorted({chat_id for chat_id in chat_ids if chat_id is not None})
-    if not chats:
-        return False
-    return session.connection().execute(_WAITING_IN, {"chats": chats}).first() is not None
-
-
-_WAITING_IN = (
-    select(_INBOUND.c.update_id)
-    .where(
-        _INBOUND.c.status == InboundStatus.PENDING.value,
-        _INBOUND.c.chat_id.in_(bindparam("chats", expanding=True)),
-    )
-    .limit(1)
-)
+    return any_pending_in(session.connection(), _INBOUND, chat_ids)
 
 
 @cache
