@@ -463,12 +463,15 @@ _RECORD_OUTCOME = (
 def _write_outcomes(
     connection: Connection, owner: str, rows: list[dict[str, object]], now: datetime
 ) -> None:
-    """Messages sent, the usual outcome, in one statement; the others one by one."""
+    """Messages sent, the usual outcome, in one statement when they are many; the others, and
+    a few, with a prepared statement per row."""
     sent = {
         values["row"]: values["message"]
         for values in rows
         if values["status"] == OutboxStatus.SENT.value and values["error"] is None
     }
+    if len(sent) < outbox.SET_WIDE_FROM:
+        sent = {}
     others = [values for values in rows if values["row"] not in sent]
     if sent:
         connection.execute(

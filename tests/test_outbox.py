@@ -115,6 +115,35 @@ def test_global_pacing_spreads_a_burst_to_many_chats(engine: Engine, clock: Fake
     assert all(b - a >= 1 / 30 - 1e-6 for a, b in itertools.pairwise(offsets))
 
 
+@pytest.mark.parametrize("chats", [3, outbox.SET_WIDE_FROM + 4], ids=["few", "many"])
+def test_pacing_and_leases_are_kept_per_chat_from_one_claim_to_the_next(
+    engine: Engine, clock: FakeClock, chats: int
+) -> None:
+    put(
+        engine,
+        *(Outgoing(100 + c, f"{n}") for n in range(3) for c in range(chats)),
+        now=clock.now(),
+    )
+    rates = Rates(global_interval=0, private_interval=1.0, private_burst=1)
+    offsets: list[list[float]] = []
+    with session_factory(engine)() as session:
+        for _ in range(3):
+            rows = outbox.claim(
+                session, owner="a", now=clock.now(), rates=rates, horizon=timedelta(seconds=10)
+            )
+            session.commit()
+            fresh = select(OutboxMessage).execution_options(populate_existing=True)
+            stored = {r.id: r for r in session.exec(fresh)}
+            assert all(stored[r.id].lease_owner == "a" for r in rows)
+            offsets.append(
+                [(stored[r.id].send_at - clock.now()).total_seconds() for r in rows]  # type: ignore[operator]
+            )
+            for row in rows:
+                session.get_one(OutboxMessage, row.id).status = OutboxStatus.SENT
+            session.commit()
+    assert offsets == [[0.0] * chats, [1.0] * chats, [2.0] * chats]  # a second apart in each chat
+
+
 @pytest.fixture
 def telegram() -> RecordingRequest:
     return RecordingRequest()
