@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, bindparam, case, update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -382,7 +382,7 @@ class Sender:
                 ):
                     offers.append({"offer": offer_id, "message": outcome.message_id})
             connection = session.connection()
-            _write_outcomes(connection, self._owner, rows, now)
+            connection.execute(_RECORD_OUTCOME, rows)
             if offers:
                 connection.execute(_REMEMBER_CARD, offers)
             for row, _message, outcome in results:
@@ -458,37 +458,6 @@ _RECORD_OUTCOME = (
         lease_until=None,
     )
 )
-
-
-def _write_outcomes(
-    connection: Connection, owner: str, rows: list[dict[str, object]], now: datetime
-) -> None:
-    """Messages sent, the usual outcome, in one statement when they are many; the others, and
-    a few, with a prepared statement per row."""
-    sent = {
-        values["row"]: values["message"]
-        for values in rows
-        if values["status"] == OutboxStatus.SENT.value and values["error"] is None
-    }
-    if len(sent) < outbox.SET_WIDE_FROM:
-        sent = {}
-    others = [values for values in rows if values["row"] not in sent]
-    if sent:
-        connection.execute(
-            update(_OUTBOX)
-            .where(_OUTBOX.c.id.in_(list(sent)), _OUTBOX.c.lease_owner == owner)
-            .values(
-                status=OutboxStatus.SENT.value,
-                attempts=_OUTBOX.c.attempts + 1,
-                sent_at=now,
-                message_id=case(sent, value=_OUTBOX.c.id),
-                last_error=None,
-                lease_owner=None,
-                lease_until=None,
-            )
-        )
-    if others:
-        connection.execute(_RECORD_OUTCOME, others)
 
 
 _OFFERS = Offer.__table__  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, bindparam, case, func, insert, literal, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -119,18 +119,6 @@ _LEASE = (
 )
 
 
-SET_WIDE_FROM = 8
-"""Rows from which one set-wide ``UPDATE`` is used instead of a prepared one per row: building
-it costs more than it saves for a few rows, and far less than a statement per row for many
-(on PostgreSQL each is executed on its own)."""
-
-
-def _each(key: Column[int], times: dict[int, datetime]) -> ColumnElement[datetime]:
-    """A time per row (by ``key``), as one SQL expression for a set-wide ``UPDATE``."""
-    when = _OUTBOX.c.send_at.type
-    return case({row: literal(at, type_=when) for row, at in times.items()}, value=key)
-
-
 def _heads(
     session: Session, now: datetime, horizon: datetime, limit: int
 ) -> Sequence[OutboxMessage]:
@@ -195,17 +183,11 @@ class _Pacings:
         """Write the times that changed."""
         changed = [c for c, tat in self.tat.items() if c in self._new or tat != self._read[c]]
         inserts = [{"chat_id": c, "tat": self.tat[c]} for c in changed if c in self._new]
-        updates = {c: self.tat[c] for c in changed if c not in self._new}
+        updates = [{"chat": c, "tat": self.tat[c]} for c in changed if c not in self._new]
         if inserts:
             self._connection.execute(_PACING_INSERT, inserts)
-        if len(updates) >= SET_WIDE_FROM:
-            key = _PACING_TABLE.c.chat_id
-            self._connection.execute(
-                update(_PACING_TABLE).where(key.in_(list(updates))).values(tat=_each(key, updates))
-            )
-        elif updates:
-            rows = [{"chat": chat_id, "tat": tat} for chat_id, tat in updates.items()]
-            self._connection.execute(_PACING_UPDATE, rows)
+        if updates:
+            self._connection.execute(_PACING_UPDATE, updates)
 
 
 _PACING_TABLE = Pacing.__table__  # type: ignore[attr-defined]
@@ -245,7 +227,7 @@ def claim(
     pacing = _Pacings(session, [GLOBAL_PACING, *(row.chat_id for row in heads)], now)
     tat = pacing.tat
     claimed: list[OutboxMessage] = []
-    leases: list[tuple[int, datetime, datetime]] = []  # row id, lease end, send time
+    leases: list[dict[str, Any]] = []
     for row in heads:
         chat = row.chat_id
         chat_interval, chat_burst = rates.for_chat(chat)
@@ -255,29 +237,14 @@ def claim(
         tat[chat] = max(tat[chat], slot) + chat_interval
         tat[GLOBAL_PACING] = max(tat[GLOBAL_PACING], slot) + global_interval
         claimed.append(row)
-        assert row.id is not None
-        leases.append((row.id, slot + lease, slot))
+        leases.append({"row": row.id, "owner": owner, "until": slot + lease, "at": slot})
     pacing.save()
-    if len(leases) >= SET_WIDE_FROM:  # one statement for the batch, each row its own times
-        ids = [row_id for row_id, _until, _at in leases]
-        session.connection().execute(
-            update(_OUTBOX)
-            .where(_OUTBOX.c.id.in_(ids))
-            .values(
-                lease_owner=owner,
-                lease_until=_each(_OUTBOX.c.id, {row: until for row, until, _at in leases}),
-                send_at=_each(_OUTBOX.c.id, {row: at for row, _until, at in leases}),
-            )
-        )
-    elif leases:
-        session.connection().execute(
-            _LEASE,
-            [{"row": row, "owner": owner, "until": until, "at": at} for row, until, at in leases],
-        )
+    if leases:
+        session.connection().execute(_LEASE, leases)
     for row in heads:
         session.expunge(row)  # its lease is written above; the caller reads it after commit
-    for row, (_row_id, until, at) in zip(claimed, leases, strict=True):
-        row.lease_owner, row.lease_until, row.send_at = owner, until, at
+    for row, values in zip(claimed, leases, strict=True):
+        row.lease_owner, row.lease_until, row.send_at = owner, values["until"], values["at"]
     return claimed
 
 
