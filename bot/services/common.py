@@ -53,46 +53,41 @@ def record(
     """
     if request_id is None:
         raise ValueError("the request must be flushed before its events are recorded")
+    session.connection().execute(_INSERT_EVENT, _event(request_id, kind, now, actor, details))
+
+
+def record_each(
+    connection: Connection, request_ids: Sequence[int | None], kind: EventKind, now: datetime
+) -> None:
+    """Append the same system event to each of ``request_ids`` (stored rows), in one statement."""
+    if request_ids:
+        rows = [_event(request_id, kind, now, None, {}) for request_id in request_ids]
+        connection.execute(_INSERT_EVENT, rows)
+
+
+def _event(
+    request_id: int | None,
+    kind: EventKind,
+    now: datetime,
+    actor: Guest | Staff | None,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    """The ``events`` row of one entry."""
     if isinstance(actor, Staff):
         actor_kind, actor_id, actor_name = ActorKind.STAFF, actor.id, actor.name
     elif isinstance(actor, Guest):
         actor_kind, actor_id, actor_name = ActorKind.GUEST, actor.id, actor.first_name
     else:
         actor_kind, actor_id, actor_name = ActorKind.SYSTEM, None, ""
-    session.connection().execute(
-        _INSERT_EVENT,
-        {
-            "request_id": request_id,
-            "kind": kind.value,
-            "actor_kind": actor_kind.value,
-            "actor_id": actor_id,
-            "actor_name": actor_name,
-            "details": details,
-            "at": now,
-        },
-    )
-
-
-def record_each(
-    connection: Connection, request_ids: Sequence[int | None], kind: EventKind, now: datetime
-) -> None:
-    """Append the same system event to each of ``request_ids``, in one statement."""
-    if request_ids:
-        connection.execute(
-            _INSERT_EVENT,
-            [
-                {
-                    "request_id": request_id,
-                    "kind": kind.value,
-                    "actor_kind": ActorKind.SYSTEM.value,
-                    "actor_id": None,
-                    "actor_name": "",
-                    "details": {},
-                    "at": now,
-                }
-                for request_id in request_ids
-            ],
-        )
+    return {
+        "request_id": request_id,
+        "kind": kind.value,
+        "actor_kind": actor_kind.value,
+        "actor_id": actor_id,
+        "actor_name": actor_name,
+        "details": details,
+        "at": now,
+    }
 
 
 _INSERT_EVENT = insert(Event.__table__)  # type: ignore[attr-defined]
