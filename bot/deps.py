@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,9 @@ from bot.services.actors import Actor
 from bot.services.common import Env
 
 log = logging.getLogger(__name__)
+
+# The session shared by everything that handles one update (see ``Deps.handling``).
+_update_session: ContextVar[Session | None] = ContextVar("update_session", default=None)
 
 
 @dataclass
@@ -52,6 +56,37 @@ class Deps:
     owner: str = "local"
     _timer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    @contextmanager
+    def handling(self) -> Iterator[None]:
+        """Handle one update with one session: the sender lookup, reads and the handler's
+        transactions share it (and, on PostgreSQL, its connection and transaction), instead of
+        each checking out a connection of its own."""
+        session = self.sessions()
+        token = _update_session.set(session)
+        try:
+            yield
+        finally:
+            _update_session.reset(token)
+            session.close()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """The session of the update being handled, or a new one closed at the end.
+
+        If the body raises, what it did in the update's session is rolled back, so that the
+        next step of the update (an apology, another transaction) starts clean.
+        """
+        shared = _update_session.get()
+        if shared is None:
+            with self.sessions() as session:
+                yield session
+            return
+        try:
+            yield shared
+        except BaseException:
+            shared.rollback()
+            raise
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         """Run a service in a transaction whose messages join the durable outbox in its commit.
@@ -60,7 +95,7 @@ class Deps:
         transaction rolls back and nothing is sent.
         """
         outbox = Outbox()
-        with self.sessions() as session:
+        with self.session() as session:
             tx = Tx(session, outbox, self.clock.now())
             yield tx
             durable_outbox.enqueue(session, outbox.messages, tx.now)

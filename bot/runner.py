@@ -110,7 +110,8 @@ class Processor:
         processing = intake.Processing(update_id=row.update_id, attempt=row.attempts)
         token = intake.current.set(processing)
         try:
-            await self._handle(self._make_update(row.payload))
+            with self._deps.handling():
+                await self._handle(self._make_update(row.payload))
         except Exception as exc:  # the Application already reports handler errors
             processing.error = exc
         finally:

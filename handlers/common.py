@@ -146,7 +146,7 @@ async def identify(update: Update, context: ConciergeContext) -> None:
     if user is None:
         return
     try:
-        with context.deps.sessions() as session:
+        with context.deps.session() as session:
             context.actor = identify_actor(
                 session, context.env, telegram_id=user.id, language_code=user.language_code
             )

@@ -53,7 +53,7 @@ async def my_tasks(update: Update, context: ConciergeContext) -> None:
     user = update.effective_user
     assert user is not None
     try:
-        with context.deps.sessions() as session:
+        with context.deps.session() as session:
             _member, found = requests.tasks(session, telegram_id=user.id)
     except errors.DomainError as error:
         await reply(update, context, messages.error_text(context.t, error))

@@ -27,7 +27,7 @@ async def _answer(
     user = update.effective_user
     assert user is not None
     try:
-        with context.deps.sessions() as session:
+        with context.deps.session() as session:
             text = build(session, user.id)
     except reports.BadArgument:
         text = usage(context.t)

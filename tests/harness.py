@@ -36,7 +36,8 @@ class Bot:
 
     async def feed(self, update: dict[str, Any]) -> None:
         """Deliver one update as Telegram would, then let the outbox deliver what it caused."""
-        await self.app.process_update(Update.de_json(update, self.app.bot))
+        with self.deps.handling():  # as the processor does
+            await self.app.process_update(Update.de_json(update, self.app.bot))
         await self.deps.sender.drain()
 
     async def run_timers(self) -> None:
