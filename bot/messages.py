@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from functools import cache
 
 from babel import Locale
 
@@ -561,7 +562,9 @@ def error_text(t: Translator, error: errors.DomainError) -> str:
     return _("This button no longer applies.")
 
 
+@cache
 def _language_name(code: str, reader_locale: str) -> str:
+    """A language's name in the reader's language (Babel's lookup is slow and never changes)."""
     return str(Locale.parse(code).get_display_name(reader_locale))
 
 

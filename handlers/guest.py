@@ -65,6 +65,7 @@ async def on_message(update: Update, context: ConciergeContext) -> None:
             person=person_of(update),
             content=content_of(message),
             now=tx.now,
+            known=context.actor.guest if context.actor is not None else None,
         )
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 from telegram import Update
 
 from bot import messages
@@ -13,7 +16,8 @@ from bot.clock import FakeClock
 from bot.config import HotelConfig
 from bot.db import make_engine
 from bot.i18n import I18n
-from bot.models import Role
+from bot.models import Event, EventKind, Guest, Role, Staff
+from bot.services import errors
 from bot.services import staff as staff_service
 from tests.conftest import Desk, register
 from tests.harness import Bot, make_bot
@@ -327,3 +331,36 @@ async def test_a_request_nobody_holds_is_offered_by_the_sweep_not_by_every_timer
     await bot.deps.sender.drain()
     assert len(bot.telegram.sent(LUCA, "sendMessage")) == cards_before + 1
     assert bot.telegram.button_data(LUCA) == ["acc:1"]
+
+
+async def test_a_refused_action_answered_in_the_same_update_leaves_nothing_half_done(
+    bot: Bot, staffed: None, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Everything handling one update shares a session: the refusal's answer is sent in a
+    # transaction of its own, which must not commit what the refused one had written.
+    real_set_duty = staff_service.set_duty
+
+    def refused_after_writing(*args: Any, **kwargs: Any) -> None:
+        real_set_duty(*args, **kwargs)  # Maria off duty, flushed in the update's session
+        raise errors.NotRegistered
+
+    monkeypatch.setattr(staff_service, "set_duty", refused_after_writing)
+    await bot.say(MARIA, "/duty off")
+
+    assert bot.telegram.texts(MARIA)[-1] == italian("Only registered hotel staff can do this.")
+    with Session(engine) as session:
+        maria = session.exec(select(Staff).where(Staff.telegram_id == MARIA)).one()
+    assert maria.on_duty
+
+
+async def test_a_known_guest_who_changed_their_name_is_recorded_under_the_new_one(
+    bot: Bot, staffed: None, engine: Engine
+) -> None:
+    await bot.say(GUEST, "/start room-412")
+    await bot.feed(message_update(GUEST, "Two towels please", first_name="Annie"))
+
+    assert bot.telegram.texts(GUEST)[-1] == "Request #1 received — Housekeeping is on it."
+    with Session(engine) as session:
+        guest = session.exec(select(Guest).where(Guest.telegram_id == GUEST)).one()
+        created = session.exec(select(Event).where(Event.kind == EventKind.CREATED)).one()
+    assert (guest.first_name, created.actor_name) == ("Annie", "Annie")

@@ -20,9 +20,18 @@ def find(session: Session, telegram_id: int) -> Guest | None:
     return find_guest(session, telegram_id)
 
 
-def ensure(session: Session, env: Env, person: Person, now: datetime) -> Guest:
-    """The guest behind ``person``, created on first contact with a negotiated language."""
-    guest = find(session, person.telegram_id)
+def ensure(
+    session: Session, env: Env, person: Person, now: datetime, *, known: Guest | None = None
+) -> Guest:
+    """The guest behind ``person``, created on first contact with a negotiated language.
+
+    ``known`` is the guest as already read in this session (when the sender was identified);
+    it saves reading them again.
+    """
+    if known is not None and known in session and known.telegram_id == person.telegram_id:
+        guest: Guest | None = known
+    else:
+        guest = find(session, person.telegram_id)
     if guest is None:
         guest = Guest(
             telegram_id=person.telegram_id,

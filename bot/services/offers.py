@@ -42,26 +42,37 @@ def offer(
     only: Staff | None = None,
     exclude: Iterable[int] = (),
     note_nobody: bool = True,
+    new: bool = False,
 ) -> Tier:
     """Offer ``request`` to everyone who should see it and has no copy yet; return the tier.
 
     With ``only``, offer it just to that person, if they are among the recipients.
-    ``note_nobody`` records in the timeline that nobody was on duty.
+    ``note_nobody`` records in the timeline that nobody was on duty. ``new``: the request was
+    created in this transaction, so nobody has a copy yet.
     """
     assert request.id is not None
     found = recipients(session, env.hotel, request.department, exclude=set(exclude))
-    holders = {o.staff_id for o in active_offers(session, request.id)}
+    holders = set() if new else {o.staff_id for o in active_offers(session, request.id)}
     targets = [s for s in found.staff if s.id not in holders and (only is None or s.id == only.id)]
     for staff in targets:
         assert staff.id is not None
-        row = Offer(
-            request_id=request.id, staff_id=staff.id, chat_id=staff.telegram_id, created_at=now
-        )
         # A plain insert: the new offer is only read back in later transactions.
-        row.id = (
-            session.connection().execute(_INSERT_OFFER, row.model_dump(exclude={"id"})).scalar_one()
+        offer_id = (
+            session.connection()
+            .execute(
+                _INSERT_OFFER,
+                {
+                    "request_id": request.id,
+                    "staff_id": staff.id,
+                    "chat_id": staff.telegram_id,
+                    "message_id": None,
+                    "status": OfferStatus.ACTIVE.value,
+                    "created_at": now,
+                },
+            )
+            .scalar_one()
         )
-        _send_offer(out, env, request, staff, row, found.tier)
+        _send_offer(out, env, request, staff, offer_id, found.tier)
     if targets:
         record(
             session,
@@ -77,7 +88,7 @@ def offer(
 
 
 def _send_offer(
-    out: Outbox, env: Env, request: Request, staff: Staff, row: Offer, tier: Tier
+    out: Outbox, env: Env, request: Request, staff: Staff, offer_id: int, tier: Tier
 ) -> None:
     t = env.t(staff.language)
     if request.media_kind:
@@ -102,7 +113,7 @@ def _send_offer(
             chat_id=staff.telegram_id,
             text=messages.offer_card(env.hotel, t, request, tier=tier, full_text_above=long_text),
             buttons=((Button(messages.accept_button(t), f"acc:{request.id}"),),),
-            offer_id=row.id,
+            offer_id=offer_id,
         )
     )
 

@@ -84,13 +84,21 @@ def _transition(
 
 
 def submit(
-    session: Session, out: Outbox, env: Env, *, person: Person, content: Content, now: datetime
+    session: Session,
+    out: Outbox,
+    env: Env,
+    *,
+    person: Person,
+    content: Content,
+    now: datetime,
+    known: Guest | None = None,
 ) -> Request | None:
     """Store a guest's message as a request, offer it, and acknowledge it at once.
 
-    Returns None when the message was the room number the bot had asked for.
+    Returns None when the message was the room number the bot had asked for. ``known``: the
+    guest as already read in this session, if they were.
     """
-    guest = guests.ensure(session, env, person, now)
+    guest = guests.ensure(session, env, person, now, known=known)
     if guest.awaiting_room and content.media_kind is None:
         guest.awaiting_room = False
         session.add(guest)
@@ -137,7 +145,7 @@ def submit(
         department=department,
         by=request.routed_by,
     )
-    tier = offer(session, out, env, request, now)
+    tier = offer(session, out, env, request, now, new=True)
     t = env.t(guest.language)
     buttons: tuple[tuple[Button, ...], ...] = ()
     text = messages.request_ack(env.hotel, t, request, tier)
