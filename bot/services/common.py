@@ -56,6 +56,23 @@ def record(
     session.connection().execute(_INSERT_EVENT, _event(request_id, kind, now, actor, details))
 
 
+def record_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Append several events built with ``event`` in one statement."""
+    if rows:
+        session.connection().execute(_INSERT_EVENT, list(rows))
+
+
+def event(
+    request_id: int,
+    kind: EventKind,
+    now: datetime,
+    actor: Guest | Staff | None = None,
+    **details: Any,
+) -> dict[str, Any]:
+    """An event of a stored request, for ``record_rows``."""
+    return _event(request_id, kind, now, actor, details)
+
+
 def record_each(
     connection: Connection, request_ids: Sequence[int | None], kind: EventKind, now: datetime
 ) -> None:

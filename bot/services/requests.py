@@ -26,7 +26,7 @@ from bot.notifier import Button, Outbox, Outgoing
 from bot.routing import Tier, match_department, recipients
 from bot.services import errors, guests
 from bot.services.actors import find_staff
-from bot.services.common import Env, Person, record
+from bot.services.common import Env, Person, event, record, record_rows
 from bot.services.offers import active_offers, assignee_buttons, offer, update_copies
 
 
@@ -136,14 +136,12 @@ def submit(
         .execute(_INSERT_REQUEST, request.model_dump(exclude={"id"}))
         .scalar_one()
     )
-    record(session, request_id=request.id, kind=EventKind.CREATED, now=now, actor=guest)
-    record(
+    record_rows(
         session,
-        request_id=request.id,
-        kind=EventKind.ROUTED,
-        now=now,
-        department=department,
-        by=request.routed_by,
+        [
+            event(request.id, EventKind.CREATED, now, guest),
+            event(request.id, EventKind.ROUTED, now, department=department, by=request.routed_by),
+        ],
     )
     tier = offer(session, out, env, request, now, new=True)
     t = env.t(guest.language)
