@@ -42,6 +42,9 @@ _T = TypeVar("_T")
 BlockedHandler = Callable[[Session, Outbox, int, datetime], None]
 
 MAX_AGE = timedelta(hours=24)
+# While other requests are under way, the recorder waits this long for them to finish, so that
+# messages sent together (a guest's acknowledgement and the staff card) share one transaction.
+RECORD_WAIT = 0.01
 MAX_BACKOFF = 300.0
 # Bot API requests at once. httpx checks every pooled connection on each request, so a pool
 # sized for the 30 messages a second Telegram allows is much cheaper than its default of 256.
@@ -139,8 +142,9 @@ class Sender:
     """Claims and delivers outbox rows until stopped.
 
     Outcomes are written by one recorder task: everything that finished while the previous
-    write ran goes into the next transaction together, so a busy sender commits once per
-    batch rather than once per message.
+    write ran, or within ``RECORD_WAIT`` while other requests were under way, goes into the
+    next transaction together, so a busy sender commits once per batch rather than once per
+    message.
     """
 
     def __init__(
@@ -173,6 +177,8 @@ class Sender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: list[Delivery] = []
         self._has_results = asyncio.Event()
+        self._sending = 0  # Bot API requests under way
+        self._quiet = asyncio.Event()  # set when none is
         self._stopping = False
 
     @property
@@ -273,13 +279,23 @@ class Sender:
             await asyncio.sleep(delay)
         message = outbox.from_payload(row.chat_id, row.payload)
         async with self._requests:
-            outcome = await self._attempt(message)
+            self._sending += 1
+            self._quiet.clear()
+            try:
+                outcome = await self._attempt(message)
+            finally:
+                self._sending -= 1
+                if not self._sending:
+                    self._quiet.set()
         return Delivery(row, message, outcome)
 
     async def _record_results(self) -> None:
         """Write the outcomes as they come, a transaction for all that are waiting."""
         while True:
             await self._has_results.wait()
+            if self._sending:  # messages sent together are recorded together
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._quiet.wait(), RECORD_WAIT)
             self._has_results.clear()
             # Deliveries finishing while this is written join the next write.
             results, self._results = self._results, []
