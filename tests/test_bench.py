@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -53,3 +54,13 @@ def test_the_quick_benchmark_runs_every_scenario_and_writes_its_table(tmp_path: 
     for name in SCENARIOS:
         assert name in table
     assert "/report" in table
+
+
+@pytest.mark.bench
+def test_the_cost_of_a_request_alone_is_measured_both_ways() -> None:
+    from bench import alone
+
+    burst, after_idle = alone.pure_python(count=3, repeat=1)
+    assert burst > 0 and after_idle > 0
+    burst, after_idle = asyncio.run(alone.concierge(count=3, repeat=1))
+    assert burst > 0 and after_idle > 0
