@@ -53,43 +53,30 @@ def record(
     """
     if request_id is None:
         raise ValueError("the request must be flushed before its events are recorded")
-    session.connection().execute(_INSERT_EVENT, _event(request_id, kind, now, actor, details))
-
-
-def record_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Append several events built with ``event`` in one statement."""
-    if rows:
-        session.connection().execute(_INSERT_EVENT, list(rows))
-
-
-def event(
-    request_id: int,
-    kind: EventKind,
-    now: datetime,
-    actor: Guest | Staff | None = None,
-    **details: Any,
-) -> dict[str, Any]:
-    """An event of a stored request, for ``record_rows``."""
-    return _event(request_id, kind, now, actor, details)
+    record_rows(session.connection(), [event(request_id, kind, now, actor, **details)])
 
 
 def record_each(
     connection: Connection, request_ids: Sequence[int | None], kind: EventKind, now: datetime
 ) -> None:
     """Append the same system event to each of ``request_ids`` (stored rows), in one statement."""
-    if request_ids:
-        rows = [_event(request_id, kind, now, None, {}) for request_id in request_ids]
-        connection.execute(_INSERT_EVENT, rows)
+    record_rows(connection, [event(request_id, kind, now) for request_id in request_ids])
 
 
-def _event(
+def record_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Append events built with ``event``, in one statement."""
+    if rows:
+        connection.execute(_INSERT_EVENT, list(rows))
+
+
+def event(
     request_id: int | None,
     kind: EventKind,
     now: datetime,
-    actor: Guest | Staff | None,
-    details: dict[str, Any],
+    actor: Guest | Staff | None = None,
+    **details: Any,
 ) -> dict[str, Any]:
-    """The ``events`` row of one entry."""
+    """The ``events`` row of one entry of a stored request's audit trail."""
     if isinstance(actor, Staff):
         actor_kind, actor_id, actor_name = ActorKind.STAFF, actor.id, actor.name
     elif isinstance(actor, Guest):

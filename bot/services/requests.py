@@ -137,7 +137,7 @@ def submit(
         .scalar_one()
     )
     record_rows(
-        session,
+        session.connection(),
         [
             event(request.id, EventKind.CREATED, now, guest),
             event(request.id, EventKind.ROUTED, now, department=department, by=request.routed_by),
