@@ -45,6 +45,7 @@ MAX_AGE = timedelta(hours=24)
 # While other requests are under way, the recorder waits this long for them to finish, so that
 # messages sent together (a guest's acknowledgement and the staff card) share one transaction.
 RECORD_WAIT = 0.01
+MIN_WAIT = 0.001  # the shortest wait for a paced row, so that rounding cannot spin the loop
 MAX_BACKOFF = 300.0
 # Bot API requests at once. httpx checks every pooled connection on each request, so a pool
 # sized for the 30 messages a second Telegram allows is much cheaper than its default of 256.
@@ -208,18 +209,23 @@ class Sender:
                 claimed = await self._database(self._claim)
             except Exception:
                 log.exception("claiming outbox rows failed; retrying")
-                claimed = []
-            for row in claimed:
+                claimed = outbox.Claimed([], None)
+            for row in claimed.rows:
                 await self._slots.acquire()
                 task = asyncio.create_task(self._deliver_and_queue(row))
                 self._tasks.add(task)
                 task.add_done_callback(self._finished)
-            if len(claimed) == CLAIM_BATCH:
+            if len(claimed.rows) == CLAIM_BATCH:
                 continue  # more may be due at once
             # A short batch took everything claimable: rows committed since, and a chat's next
-            # row once its head is recorded, wake the loop; the poll finds retries as they fall due.
+            # row once its head is recorded, wake the loop; so does the time a row left for its
+            # chat's pacing may go; the poll finds the rest (retries, other instances' leases).
+            wait = self._poll_interval
+            if claimed.next_at is not None:
+                due_in = (claimed.next_at - self._clock.now()).total_seconds()
+                wait = min(wait, max(MIN_WAIT, due_in))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+                await asyncio.wait_for(self._wakeup.wait(), wait)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -246,14 +252,14 @@ class Sender:
         """
         tried = 0
         while True:
-            claimed = self._claim(horizon=timedelta(0))
+            claimed = self._claim(horizon=timedelta(0)).rows
             if not claimed:
                 return tried
             results = await asyncio.gather(*(self._deliver(row) for row in claimed))
             self._write(list(results))  # drained again right away: no wake needed
             tried += len(claimed)
 
-    def _claim(self, horizon: timedelta = timedelta(seconds=1)) -> list[OutboxMessage]:
+    def _claim(self, horizon: timedelta = timedelta(seconds=1)) -> outbox.Claimed:
         with self._sessions() as session:
             bookkeeping(session)
             rows = outbox.claim(

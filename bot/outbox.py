@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, case, func, insert, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -120,14 +120,23 @@ _LEASE = (
 
 
 def _heads(
-    session: Session, now: datetime, horizon: datetime, limit: int
+    session: Session, now: datetime, horizon: datetime, rates: Rates, limit: int
 ) -> Sequence[OutboxMessage]:
-    """The oldest pending row of each chat that is due and not held by a live lease.
+    """The oldest pending row of each chat that is due by ``horizon`` and not held by a live
+    lease, those that may go now (retry time and the chat's pacing) first.
 
     A chat whose oldest row is leased is skipped, so each chat's messages go out in order.
+    Ready rows come first so that chats waiting for their pacing cannot crowd them out of
+    the batch.
     """
     query = _heads_query(session.get_bind().dialect.name, limit)
-    return session.exec(query, params={"now": now, "horizon": horizon}).all()
+    params = {
+        "now": now,
+        "horizon": horizon,
+        "private_ready": now + rates.for_chat(1)[1],
+        "group_ready": now + rates.for_chat(-1)[1],
+    }
+    return session.exec(query, params=params).all()
 
 
 @cache
@@ -136,6 +145,15 @@ def _heads_query(dialect: str, limit: int) -> SelectOfScalar[OutboxMessage]:
     second, and building it cost more than running it."""
     when = OutboxMessage.__table__.c.not_before.type  # type: ignore[attr-defined]
     now, horizon = bindparam("now", type_=when), bindparam("horizon", type_=when)
+    # A chat may send now when its theoretical arrival time is within its burst tolerance
+    # (the tolerances differ for private chats and groups, so both bounds are parameters).
+    chat_ready = case(
+        (col(OutboxMessage.chat_id) < 0, bindparam("group_ready", type_=when)),
+        else_=bindparam("private_ready", type_=when),
+    )
+    ready = (col(OutboxMessage.not_before) <= now) & (
+        _PACING_TABLE.c.tat.is_(None) | (_PACING_TABLE.c.tat <= chat_ready)
+    )
     older = aliased(OutboxMessage)
     earlier_pending = (
         select(func.count())
@@ -149,13 +167,14 @@ def _heads_query(dialect: str, limit: int) -> SelectOfScalar[OutboxMessage]:
     )
     query = (
         select(OutboxMessage)
+        .outerjoin(_PACING_TABLE, _PACING_TABLE.c.chat_id == OutboxMessage.chat_id)
         .where(
             OutboxMessage.status == OutboxStatus.PENDING,
             col(OutboxMessage.not_before) <= horizon,
             (col(OutboxMessage.lease_until).is_(None)) | (col(OutboxMessage.lease_until) < now),
             earlier_pending == 0,
         )
-        .order_by(col(OutboxMessage.not_before), col(OutboxMessage.id))
+        .order_by(case((ready, 0), else_=1), col(OutboxMessage.not_before), col(OutboxMessage.id))
         .limit(limit)
     )
     if dialect == "postgresql":
@@ -205,6 +224,14 @@ _PACING_UPDATE = (
 )
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """What a claim leased, and when a row it left may be claimed (None: none was left)."""
+
+    rows: list[OutboxMessage]
+    next_at: datetime | None
+
+
 def claim(
     session: Session,
     *,
@@ -214,25 +241,35 @@ def claim(
     horizon: timedelta = timedelta(seconds=1),
     lease: timedelta = timedelta(seconds=30),
     limit: int = 100,
-) -> list[OutboxMessage]:
-    """Lease due rows to ``owner`` and give each the time it may be sent at; commit after.
+) -> Claimed:
+    """Lease rows that may go now to ``owner`` and give each its place in the bot's overall
+    pacing, at most ``horizon`` ahead; commit after.
 
-    Rows whose pacing slot lies beyond ``horizon`` are left for a later claim. On PostgreSQL
-    the pacing rows involved, the global one included, are locked in one query in chat-id
-    order, which serialises claimers across instances without deadlocks; SQLite runs a
-    single instance.
+    A row whose chat must wait (its pacing, a 429's ``retry_after``, a retry's backoff) is
+    left unclaimed, and ``next_at`` says when it may go: were it leased with a later slot, the
+    bot's overall pacing would have to pass that slot too, and every other chat's messages
+    (a guest's acknowledgement behind a busy staff member's fourth card) would wait for it.
+    On PostgreSQL the pacing rows involved, the global one included, are locked in one query
+    in chat-id order, which serialises claimers across instances without deadlocks; SQLite
+    runs a single instance.
     """
     global_interval, global_burst = rates.overall
-    heads = _heads(session, now, now + horizon, limit)
+    heads = _heads(session, now, now + horizon, rates, limit)
     pacing = _Pacings(session, [GLOBAL_PACING, *(row.chat_id for row in heads)], now)
     tat = pacing.tat
     claimed: list[OutboxMessage] = []
     leases: list[dict[str, Any]] = []
+    later: list[datetime] = []
     for row in heads:
         chat = row.chat_id
         chat_interval, chat_burst = rates.for_chat(chat)
-        slot = max(now, row.not_before, tat[chat] - chat_burst, tat[GLOBAL_PACING] - global_burst)
-        if slot > now + horizon:
+        ready = max(row.not_before, tat[chat] - chat_burst)
+        if ready > now:
+            later.append(ready)
+            continue
+        slot = max(now, tat[GLOBAL_PACING] - global_burst)
+        if slot > now + horizon:  # the overall queue is full this far ahead
+            later.append(slot - horizon)
             continue
         tat[chat] = max(tat[chat], slot) + chat_interval
         tat[GLOBAL_PACING] = max(tat[GLOBAL_PACING], slot) + global_interval
@@ -245,7 +282,7 @@ def claim(
         session.expunge(row)  # its lease is written above; the caller reads it after commit
     for row, values in zip(claimed, leases, strict=True):
         row.lease_owner, row.lease_until, row.send_at = owner, values["until"], values["at"]
-    return claimed
+    return Claimed(claimed, min(later, default=None))
 
 
 def hold_chat(session: Session, chat_id: int, until: datetime) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from telegram import Bot
 
 from bot import outbox
 from bot.callbacks import CallbackSigner
-from bot.clock import FakeClock
+from bot.clock import Clock, FakeClock, SystemClock
 from bot.db import bookkeeping, session_factory
 from bot.delivery import Sender
 from bot.models import (
@@ -48,7 +49,7 @@ def claim(
     engine: Engine, owner: str, clock: FakeClock, rates: Rates = NO_PACING
 ) -> list[OutboxMessage]:
     with session_factory(engine)() as session:
-        rows = outbox.claim(session, owner=owner, now=clock.now(), rates=rates)
+        rows = outbox.claim(session, owner=owner, now=clock.now(), rates=rates).rows
         session.commit()
         return rows
 
@@ -79,20 +80,51 @@ def test_private_chat_pacing_allows_a_short_burst_then_one_a_second(
     engine: Engine, clock: FakeClock
 ) -> None:
     put(engine, *(Outgoing(7, str(n)) for n in range(5)), now=clock.now())
+    start = clock.now()
     rates = Rates(global_interval=0)
-    slots = []
+    slots: list[float] = []
     with session_factory(engine)() as session:
-        for _ in range(5):
-            rows = outbox.claim(
+        while len(slots) < 5:
+            claimed = outbox.claim(
                 session, owner="a", now=clock.now(), rates=rates, horizon=timedelta(seconds=10)
             )
-            assert len(rows) == 1
-            slots.append((rows[0].send_at - clock.now()).total_seconds())  # type: ignore[operator]
-            rows[0].status = OutboxStatus.SENT
-            session.add(rows[0])
+            if not claimed.rows:  # the chat must wait: not leased early, but said when
+                assert claimed.next_at is not None
+                clock.advance((claimed.next_at - clock.now()).total_seconds())
+                continue
+            (row,) = claimed.rows
+            slots.append((row.send_at - start).total_seconds())  # type: ignore[operator]
+            session.get_one(OutboxMessage, row.id).status = OutboxStatus.SENT
             session.flush()
         session.commit()
     assert slots == [0.0, 0.0, 0.0, 1.0, 2.0]
+
+
+def test_a_chat_waiting_for_its_pacing_does_not_hold_up_the_others(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """A staff member's fourth card in a burst waits a second; a guest's acknowledgement
+    written meanwhile still leaves at once (Telegram's 30 a second overall)."""
+    put(engine, *(Outgoing(7, f"card {n}") for n in range(4)), now=clock.now())
+    rates = Rates()
+    with session_factory(engine)() as session:
+        for _ in range(4):
+            claimed = outbox.claim(session, owner="a", now=clock.now(), rates=rates)
+            for row in claimed.rows:
+                session.get_one(OutboxMessage, row.id).status = OutboxStatus.SENT
+            session.flush()
+        session.commit()
+    put(engine, Outgoing(8, "we have your request"), now=clock.now())
+
+    with session_factory(engine)() as session:
+        claimed = outbox.claim(session, owner="a", now=clock.now(), rates=rates)
+        session.commit()
+
+    assert [row.payload["text"] for row in claimed.rows] == ["we have your request"]
+    (ack,) = claimed.rows
+    assert ack.send_at is not None and ack.send_at - clock.now() <= timedelta(seconds=0.1)
+    assert claimed.next_at is not None
+    assert (claimed.next_at - clock.now()).total_seconds() == pytest.approx(1.0, abs=0.1)
 
 
 def test_global_pacing_spreads_a_burst_to_many_chats(engine: Engine, clock: FakeClock) -> None:
@@ -106,7 +138,7 @@ def test_global_pacing_spreads_a_burst_to_many_chats(engine: Engine, clock: Fake
             rates=rates,
             horizon=timedelta(seconds=2),
             limit=200,
-        )
+        ).rows
         session.commit()
     offsets = sorted((r.send_at - clock.now()).total_seconds() for r in rows)  # type: ignore[operator]
     assert len(rows) == 61  # one every 1/30 s, up to two seconds ahead
@@ -124,23 +156,28 @@ def test_pacing_and_leases_are_kept_per_chat_from_one_claim_to_the_next(
         *(Outgoing(100 + c, f"{n}") for n in range(3) for c in range(chats)),
         now=clock.now(),
     )
+    start = clock.now()
     rates = Rates(global_interval=0, private_interval=1.0, private_burst=1)
     offsets: list[list[float]] = []
     with session_factory(engine)() as session:
         for _ in range(3):
-            rows = outbox.claim(
+            claimed = outbox.claim(
                 session, owner="a", now=clock.now(), rates=rates, horizon=timedelta(seconds=10)
             )
             session.commit()
             fresh = select(OutboxMessage).execution_options(populate_existing=True)
             stored = {r.id: r for r in session.exec(fresh)}
-            assert all(stored[r.id].lease_owner == "a" for r in rows)
+            assert all(stored[r.id].lease_owner == "a" for r in claimed.rows)
             offsets.append(
-                [(stored[r.id].send_at - clock.now()).total_seconds() for r in rows]  # type: ignore[operator]
+                [(stored[r.id].send_at - start).total_seconds() for r in claimed.rows]  # type: ignore[operator]
             )
-            for row in rows:
+            for row in claimed.rows:
                 session.get_one(OutboxMessage, row.id).status = OutboxStatus.SENT
             session.commit()
+            # Nothing more may go before the next second, and the claim says so.
+            assert claim(engine, "b", clock, rates) == []
+            assert claimed.next_at is None or claimed.next_at > clock.now()
+            clock.advance(1.0)
     assert offsets == [[0.0] * chats, [1.0] * chats, [2.0] * chats]  # a second apart in each chat
 
 
@@ -163,16 +200,17 @@ def make_sender(
     bot: Bot,
     engine: Engine,
     env: Env,
-    clock: FakeClock,
+    clock: Clock,
     poll_interval: float = 0.5,
     database_in_thread: bool = False,
+    rates: Rates = NO_PACING,
 ) -> Sender:
     return Sender(
         bot,
         session_factory(engine),
         clock,
         owner="test",
-        rates=NO_PACING,
+        rates=rates,
         signer=CallbackSigner.for_token("123456:TEST"),
         on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
         poll_interval=poll_interval,
@@ -425,6 +463,34 @@ async def test_a_chats_next_message_leaves_once_the_one_before_is_recorded_not_a
 
     assert telegram.texts(7) == ["part 1", "part 2", "part 3"]
     assert telegram.texts(8) == ["other"]
+
+
+async def test_a_message_left_for_its_chats_pacing_leaves_on_time_not_at_the_next_poll(
+    engine: Engine, env: Env, sender: Sender, telegram: RecordingRequest
+) -> None:
+    clock = SystemClock()
+    put(engine, *(Outgoing(7, f"card {n}") for n in range(1, 4)), now=clock.now())
+    paced = make_sender(
+        sender.bot,
+        engine,
+        env,
+        clock,
+        poll_interval=60,
+        rates=Rates(private_interval=0.1, private_burst=1, global_interval=0),
+    )
+
+    arrived: list[float] = []
+    running = asyncio.create_task(paced.run())
+    try:  # a tenth of a second apart, well before the minute's poll
+        for count in (1, 2, 3):
+            await telegram.wait_until(lambda count=count: len(telegram.texts(7)) == count)  # type: ignore[misc]
+            arrived.append(time.monotonic())
+    finally:
+        await paced.stop()
+        running.cancel()
+
+    assert telegram.texts(7) == ["card 1", "card 2", "card 3"]
+    assert all(b - a >= 0.09 for a, b in itertools.pairwise(arrived))
 
 
 def test_only_bookkeeping_commits_skip_waiting_for_the_disk(engine: Engine) -> None:
