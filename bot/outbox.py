@@ -119,62 +119,111 @@ _LEASE = (
 )
 
 
-def _heads(
-    session: Session, now: datetime, horizon: datetime, rates: Rates, limit: int
-) -> Sequence[OutboxMessage]:
-    """The oldest pending row of each chat that is due by ``horizon`` and not held by a live
-    lease, those that may go now (retry time and the chat's pacing) first.
-
-    A chat whose oldest row is leased is skipped, so each chat's messages go out in order.
-    Ready rows come first so that chats waiting for their pacing cannot crowd them out of
-    the batch.
-    """
-    query = _heads_query(session.get_bind().dialect.name, limit)
-    params = {
+def _params(now: datetime, rates: Rates) -> dict[str, datetime]:
+    """Bounds of ``_heads`` and ``_waiting``: a chat may send now when its theoretical arrival
+    time is within its burst tolerance (different for private chats and groups)."""
+    return {
         "now": now,
-        "horizon": horizon,
         "private_ready": now + rates.for_chat(1)[1],
         "group_ready": now + rates.for_chat(-1)[1],
     }
-    return session.exec(query, params=params).all()
+
+
+def _heads(session: Session, now: datetime, rates: Rates, limit: int) -> Sequence[OutboxMessage]:
+    """The oldest pending row of each chat that may go now (its retry time has come, its
+    chat's pacing allows it) and is not held by a live lease.
+
+    A chat whose oldest row is leased is skipped, so each chat's messages go out in order.
+    Chats waiting for their pacing are left out here rather than skipped afterwards, so that
+    they cost a claim nothing and cannot crowd ready rows out of the batch.
+    """
+    query = _heads_query(session.get_bind().dialect.name, limit)
+    return session.exec(query, params=_params(now, rates)).all()
+
+
+def _waiting(session: Session, now: datetime, rates: Rates) -> list[datetime]:
+    """When pending rows that may not go now may go: the earliest time for each reason (a
+    private chat's pacing, a group's pacing, a retry's time), for rows not leased."""
+    private, group, retry = session.connection().execute(_WAITING, _params(now, rates)).one()
+    bounds = []
+    if private is not None:
+        bounds.append(as_utc(private) - rates.for_chat(1)[1])
+    if group is not None:
+        bounds.append(as_utc(group) - rates.for_chat(-1)[1])
+    if retry is not None:
+        bounds.append(as_utc(retry))
+    return bounds
+
+
+_PACING_TABLE = Pacing.__table__  # type: ignore[attr-defined]
+_WHEN = OutboxMessage.__table__.c.not_before.type  # type: ignore[attr-defined]
+_NOW = bindparam("now", type_=_WHEN)
+_PRIVATE_READY = bindparam("private_ready", type_=_WHEN)
+_GROUP_READY = bindparam("group_ready", type_=_WHEN)
+_CHAT_READY = case((_OUTBOX.c.chat_id < 0, _GROUP_READY), else_=_PRIVATE_READY)
+_UNLEASED = (_OUTBOX.c.lease_until.is_(None)) | (_OUTBOX.c.lease_until < _NOW)
+
+
+def _held_back(private: bool) -> Any:
+    """The earliest theoretical arrival time of a chat held back by its pacing that has a
+    message waiting: the pacing rows are walked in ``tat`` order (``ix_pacing_tat``) from the
+    bound, so this stops at the first chat with a pending row."""
+    pacing = _PACING_TABLE.c
+    kind, bound = (
+        (pacing.chat_id > 0, _PRIVATE_READY) if private else (pacing.chat_id < 0, _GROUP_READY)
+    )
+    waiting = (
+        select(_OUTBOX.c.id)
+        .where(
+            _OUTBOX.c.chat_id == pacing.chat_id,
+            _OUTBOX.c.status == OutboxStatus.PENDING.value,
+            _UNLEASED,
+        )
+        .exists()
+    )
+    return (
+        select(pacing.tat)
+        .where(pacing.tat > bound, kind, waiting)
+        .order_by(pacing.tat)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+_WAITING = select(
+    _held_back(private=True),
+    _held_back(private=False),
+    select(func.min(_OUTBOX.c.not_before))
+    .where(_OUTBOX.c.status == OutboxStatus.PENDING.value, _OUTBOX.c.not_before > _NOW, _UNLEASED)
+    .scalar_subquery(),
+)
 
 
 @cache
 def _heads_query(dialect: str, limit: int) -> SelectOfScalar[OutboxMessage]:
     """``_heads``'s query, built once per database and batch size: it runs several times a
     second, and building it cost more than running it."""
-    when = OutboxMessage.__table__.c.not_before.type  # type: ignore[attr-defined]
-    now, horizon = bindparam("now", type_=when), bindparam("horizon", type_=when)
-    # A chat may send now when its theoretical arrival time is within its burst tolerance
-    # (the tolerances differ for private chats and groups, so both bounds are parameters).
-    chat_ready = case(
-        (col(OutboxMessage.chat_id) < 0, bindparam("group_ready", type_=when)),
-        else_=bindparam("private_ready", type_=when),
-    )
-    ready = (col(OutboxMessage.not_before) <= now) & (
-        _PACING_TABLE.c.tat.is_(None) | (_PACING_TABLE.c.tat <= chat_ready)
-    )
     older = aliased(OutboxMessage)
-    earlier_pending = (
-        select(func.count())
-        .select_from(older)
+    earlier_pending = (  # EXISTS stops at the first: a busy chat's rows are not all counted
+        select(older.id)
         .where(
             older.chat_id == OutboxMessage.chat_id,
             older.status == OutboxStatus.PENDING,
             col(older.id) < OutboxMessage.id,
         )
-        .scalar_subquery()
+        .exists()
     )
     query = (
         select(OutboxMessage)
         .outerjoin(_PACING_TABLE, _PACING_TABLE.c.chat_id == OutboxMessage.chat_id)
         .where(
             OutboxMessage.status == OutboxStatus.PENDING,
-            col(OutboxMessage.not_before) <= horizon,
-            (col(OutboxMessage.lease_until).is_(None)) | (col(OutboxMessage.lease_until) < now),
-            earlier_pending == 0,
+            col(OutboxMessage.not_before) <= _NOW,
+            (col(OutboxMessage.lease_until).is_(None)) | (col(OutboxMessage.lease_until) < _NOW),
+            _PACING_TABLE.c.tat.is_(None) | (_PACING_TABLE.c.tat <= _CHAT_READY),
+            ~earlier_pending,
         )
-        .order_by(case((ready, 0), else_=1), col(OutboxMessage.not_before), col(OutboxMessage.id))
+        .order_by(col(OutboxMessage.not_before), col(OutboxMessage.id))
         .limit(limit)
     )
     if dialect == "postgresql":
@@ -209,7 +258,6 @@ class _Pacings:
             self._connection.execute(_PACING_UPDATE, updates)
 
 
-_PACING_TABLE = Pacing.__table__  # type: ignore[attr-defined]
 _PACING = (
     select(_PACING_TABLE.c.chat_id, _PACING_TABLE.c.tat)
     .where(_PACING_TABLE.c.chat_id.in_(bindparam("chats", expanding=True)))
@@ -254,7 +302,7 @@ def claim(
     runs a single instance.
     """
     global_interval, global_burst = rates.overall
-    heads = _heads(session, now, now + horizon, rates, limit)
+    heads = _heads(session, now, rates, limit)
     pacing = _Pacings(session, [GLOBAL_PACING, *(row.chat_id for row in heads)], now)
     tat = pacing.tat
     claimed: list[OutboxMessage] = []
@@ -282,6 +330,8 @@ def claim(
         session.expunge(row)  # its lease is written above; the caller reads it after commit
     for row, values in zip(claimed, leases, strict=True):
         row.lease_owner, row.lease_until, row.send_at = owner, values["until"], values["at"]
+    if len(heads) < limit:  # rows waiting for their chat or their retry time: until when
+        later.extend(_waiting(session, now, rates))
     return Claimed(claimed, min(later, default=None))
 
 

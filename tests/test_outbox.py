@@ -127,6 +127,22 @@ def test_a_chat_waiting_for_its_pacing_does_not_hold_up_the_others(
     assert (claimed.next_at - clock.now()).total_seconds() == pytest.approx(1.0, abs=0.1)
 
 
+def test_a_claim_says_when_a_retry_falls_due(engine: Engine, clock: FakeClock) -> None:
+    put(engine, Outgoing(7, "first"), now=clock.now())
+    assert len(claim(engine, "a", clock, Rates())) == 1  # the chat's pacing has a row now
+    with session_factory(engine)() as session:
+        row = session.exec(select(OutboxMessage)).one()
+        row.lease_owner, row.lease_until = None, None
+        row.not_before = clock.now() + timedelta(seconds=5)  # as after a failed attempt
+        session.add(row)
+        session.commit()
+
+    with session_factory(engine)() as session:
+        claimed = outbox.claim(session, owner="a", now=clock.now(), rates=Rates())
+    assert claimed.rows == []
+    assert claimed.next_at == clock.now() + timedelta(seconds=5)
+
+
 def test_global_pacing_spreads_a_burst_to_many_chats(engine: Engine, clock: FakeClock) -> None:
     put(engine, *(Outgoing(1000 + n, "hi") for n in range(90)), now=clock.now())
     rates = Rates()
