@@ -273,40 +273,53 @@ def ingest(ctx: Context) -> Section:
     floors = echo_floor(ctx, count)
     floor = floors[len(floors) // 2]
     layout = Layout.zones(ctx.sizes.zones)
+    repeat = len(floors)
     extra = max(2, count // 2) if ctx.profile else 0
     with (
         Fake() as fake,
-        concierge(ctx, fake, layout=layout, guests=count + extra) as hotel,
+        concierge(ctx, fake, layout=layout, guests=repeat * count + extra) as hotel,
     ):
         bot = hotel.start()
         hotel.on_duty(layout.staff)
         tracker = fake.tracker
-        tracker.reset(classify_request_messages)
-        messages = [(i, guest_id(i), layout.text(i)) for i in range(count)]
-        burst = _burst(
-            fake,
-            messages,
-            "ack",
-            {"bot": bot.pid, "fake": os.getpid()},
-            timeout=60 + count,
-            database=ctx.pg_database,
-        )
-        cards = tracker.count("card")
+        bursts: list[tuple[Burst, int]] = []
+        for round_ in range(repeat):  # as many bursts as the floor's, from new guests each time
+            tracker.reset(classify_request_messages)
+            first = round_ * count
+            messages = [(i, guest_id(i), layout.text(i)) for i in range(first, first + count)]
+            burst = _burst(
+                fake,
+                messages,
+                "ack",
+                {"bot": bot.pid, "fake": os.getpid()},
+                timeout=60 + count,
+                database=ctx.pg_database,
+            )
+            bursts.append((burst, tracker.count("card")))
+            # The next burst starts from a quiet bot: the staff cards still paced go out first.
+            fake.wait(lambda: tracker.count("card") >= count, 120 + count, "staff cards")
+            time.sleep(ctx.sizes.settle)
+        bursts.sort(key=lambda pair: pair[0].rate)
+        burst, cards = bursts[len(bursts) // 2]
         with ctx.database.engine() as engine:
             stored = _count(engine, Request)
             offered = _count(engine, Offer)
         if extra:
             tracker.reset(classify_request_messages)
-            more = [(i, guest_id(i), layout.text(i)) for i in range(count, count + extra)]
+            first = repeat * count
+            more = [(i, guest_id(i), layout.text(i)) for i in range(first, first + extra)]
             with Recorder(ctx.workspace, bot, ctx.tag("ingest"), ctx.results) as recorder:
                 _burst(fake, more, "ack", {"bot": bot.pid}, timeout=120 + count)
             ctx.profiles.append(recorder.profile)
     ratio = burst.rate / floor.rate
     section.add(
         "guest requests/s end to end (stored, routed, offered, acknowledged)",
-        f"{burst.rate:.1f} req/s",
+        f"{burst.rate:.1f} req/s (median of {len(bursts)}: "
+        + ", ".join(f"{b.rate:.0f}" for b, _cards in bursts)
+        + ")",
         data={
             "rate": burst.rate,
+            "rates": [b.rate for b, _cards in bursts],
             "seconds": burst.seconds,
             "count": count,
             "stored": stored,
@@ -335,16 +348,18 @@ def ingest(ctx: Context) -> Section:
         ratio=ratio,
     )
     section.notes.append(
-        f"a burst of {count} requests from {count} guests (rooms known), each routed to one of "
-        f"{ctx.sizes.zones} zones with one staff member on duty; "
+        f"bursts of {count} requests from {count} new guests each (rooms known), each routed "
+        f"to one of {ctx.sizes.zones} zones with one staff member on duty; "
         f"TELEGRAM_MESSAGES_PER_SECOND={FAST:g}; end = the last acknowledgement at the fake "
         f"(it is committed with the request, its routing and its offer). CPU during the burst "
         f"(share of one core): bot {burst.cpu.get('bot', 0):.0%}, fake server "
         f"{burst.cpu.get('fake', 0):.0%}"
         + (f", PostgreSQL {burst.cpu['postgres']:.0%}" if "postgres" in burst.cpu else "")
         + f"; echo bot {floor.cpu.get('bot', 0):.0%}, fake "
-        f"{floor.cpu.get('fake', 0):.0%}. Stored {stored}, offers {offered}; "
-        f"{cards} of {count} staff cards had reached the fake by then (paced per chat)."
+        f"{floor.cpu.get('fake', 0):.0%} (the median bursts). Stored {stored}, offers {offered} "
+        f"over the {len(bursts)} bursts; in the median one {cards} of {count} staff cards had "
+        f"reached the fake by the last acknowledgement (paced per chat); each burst started "
+        f"after the one before had delivered all its cards."
     )
     return section
 
