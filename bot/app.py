@@ -22,7 +22,7 @@ from telegram.request import BaseRequest
 from bot.callbacks import CallbackSigner
 from bot.clock import Clock, SystemClock
 from bot.config import HotelConfig
-from bot.db import session_factory
+from bot.db import checkpoint_wal, session_factory
 from bot.delivery import HTTP_CONNECTIONS, Sender
 from bot.deps import BotData, ConciergeContext, Deps
 from bot.i18n import I18n, Translator
@@ -169,6 +169,8 @@ async def _serve(
             asyncio.create_task(deps.sender.run(), name="sender"),
             asyncio.create_task(processor.run(), name="processor"),
         ]
+        if data.engine is not None and data.engine.dialect.name == "sqlite":
+            tasks.append(asyncio.create_task(checkpoint_wal(data.engine), name="checkpoints"))
         if webhook:
             assert settings.webhook_url is not None and settings.webhook_secret is not None
             secret = settings.webhook_secret.get_secret_value()
