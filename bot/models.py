@@ -276,7 +276,6 @@ class Pacing(SQLModel, table=True):
     """Pacing state per chat (and ``GLOBAL_PACING`` for the whole bot), shared by instances."""
 
     __tablename__ = "pacing"
-    __table_args__ = (Index("ix_pacing_tat", "tat"),)
 
     chat_id: int = Field(
         sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}

@@ -164,38 +164,32 @@ _CHAT_READY = case((_OUTBOX.c.chat_id < 0, _GROUP_READY), else_=_PRIVATE_READY)
 _UNLEASED = (_OUTBOX.c.lease_until.is_(None)) | (_OUTBOX.c.lease_until < _NOW)
 
 
-def _held_back(private: bool) -> Any:
-    """The earliest theoretical arrival time of a chat held back by its pacing that has a
-    message waiting: the pacing rows are walked in ``tat`` order (``ix_pacing_tat``) from the
-    bound, so this stops at the first chat with a pending row."""
-    pacing = _PACING_TABLE.c
-    kind, bound = (
-        (pacing.chat_id > 0, _PRIVATE_READY) if private else (pacing.chat_id < 0, _GROUP_READY)
+# One pass over the pending rows not leased (few, unless a burst is being paced out): each
+# bound only from the rows it holds back, so that none is now or earlier. No index on
+# ``pacing.tat``: the global row's time changes with every claim, and on PostgreSQL an
+# indexed column would make each of those updates write index entries.
+_WAITING = (
+    select(
+        func.min(
+            case(
+                (
+                    (_OUTBOX.c.chat_id > 0) & (_PACING_TABLE.c.tat > _PRIVATE_READY),
+                    _PACING_TABLE.c.tat,
+                )
+            )
+        ),
+        func.min(
+            case(
+                (
+                    (_OUTBOX.c.chat_id < 0) & (_PACING_TABLE.c.tat > _GROUP_READY),
+                    _PACING_TABLE.c.tat,
+                )
+            )
+        ),
+        func.min(case((_OUTBOX.c.not_before > _NOW, _OUTBOX.c.not_before))),
     )
-    waiting = (
-        select(_OUTBOX.c.id)
-        .where(
-            _OUTBOX.c.chat_id == pacing.chat_id,
-            _OUTBOX.c.status == OutboxStatus.PENDING.value,
-            _UNLEASED,
-        )
-        .exists()
-    )
-    return (
-        select(pacing.tat)
-        .where(pacing.tat > bound, kind, waiting)
-        .order_by(pacing.tat)
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
-_WAITING = select(
-    _held_back(private=True),
-    _held_back(private=False),
-    select(func.min(_OUTBOX.c.not_before))
-    .where(_OUTBOX.c.status == OutboxStatus.PENDING.value, _OUTBOX.c.not_before > _NOW, _UNLEASED)
-    .scalar_subquery(),
+    .select_from(_OUTBOX.outerjoin(_PACING_TABLE, _PACING_TABLE.c.chat_id == _OUTBOX.c.chat_id))
+    .where(_OUTBOX.c.status == OutboxStatus.PENDING.value, _UNLEASED)
 )
 
 
