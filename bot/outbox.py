@@ -213,7 +213,7 @@ def _heads_query(dialect: str, limit: int) -> SelectOfScalar[OutboxMessage]:
         .where(
             OutboxMessage.status == OutboxStatus.PENDING,
             col(OutboxMessage.not_before) <= _NOW,
-            (col(OutboxMessage.lease_until).is_(None)) | (col(OutboxMessage.lease_until) < _NOW),
+            _UNLEASED,
             _PACING_TABLE.c.tat.is_(None) | (_PACING_TABLE.c.tat <= _CHAT_READY),
             ~earlier_pending,
         )
@@ -306,7 +306,7 @@ def claim(
         chat = row.chat_id
         chat_interval, chat_burst = rates.for_chat(chat)
         ready = max(row.not_before, tat[chat] - chat_burst)
-        if ready > now:
+        if ready > now:  # another instance paced the chat since the query (PostgreSQL)
             later.append(ready)
             continue
         slot = max(now, tat[GLOBAL_PACING] - global_burst)

@@ -94,8 +94,9 @@ class AiohttpRequest(BaseRequest):
         )
         form: aiohttp.FormData | None = None
         parameters: dict[str, Any] | None = None
-        if files:  # uploads go as multipart, like python-telegram-bot's own transport
-            form = aiohttp.FormData(request_data.json_parameters)  # type: ignore[union-attr]
+        if request_data is not None and files:
+            # Uploads go as multipart, like python-telegram-bot's own transport.
+            form = aiohttp.FormData(request_data.json_parameters)
             for name, (filename, content, mime) in files.items():
                 form.add_field(name, content, filename=filename, content_type=mime)
         elif request_data is not None:
