@@ -33,6 +33,7 @@ from bot.db import SessionFactory, any_pending_in, bookkeeping
 from bot.models import Offer, OutboxMessage, OutboxStatus
 from bot.notifier import CAPTION_LIMIT, TEXT_LIMIT, Media, Outbox, Outgoing, split_text
 from bot.outbox import Rates
+from bot.telegram_http import call
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,18 @@ def _markup(message: Outgoing, signer: CallbackSigner) -> InlineKeyboardMarkup |
     )
 
 
+def _markup_json(message: Outgoing, signer: CallbackSigner) -> dict[str, Any] | None:
+    """``_markup`` as the Bot API's JSON, for a message sent without ``Bot``'s methods."""
+    if not message.buttons:
+        return None
+    return {
+        "inline_keyboard": [
+            [{"text": b.text, "callback_data": signer.sign(b.data)} for b in row]
+            for row in message.buttons
+        ]
+    }
+
+
 async def _send_media(bot: Bot, chat_id: int, media: Media) -> Message | None:
     caption = media.caption[:CAPTION_LIMIT] or None
     if media.kind == "location" and media.latitude is not None and media.longitude is not None:
@@ -109,11 +122,15 @@ async def _send_media(bot: Bot, chat_id: int, media: Media) -> Message | None:
 
 
 async def send(
-    bot: Bot, message: Outgoing, edit_target: int | None, signer: CallbackSigner
-) -> Message | None:
-    """Send ``message``, or edit ``edit_target`` with it; the last message sent is returned.
+    bot: Bot,
+    message: Outgoing,
+    edit_target: int | None,
+    signer: CallbackSigner,
+) -> int | None:
+    """Send ``message``, or edit ``edit_target`` with it; return the id of the last message sent.
 
-    A text over Telegram's limit is split; the buttons go with the last part.
+    A text over Telegram's limit is split; the buttons go with the last part. Texts go out
+    with their answer left as JSON (only its message id is kept).
     """
     if edit_target is not None:
         text = (
@@ -127,18 +144,26 @@ async def send(
             text=text,
             reply_markup=_markup(message, signer),
         )
-        return result if isinstance(result, Message) else None
-    last: Message | None = None
+        return result.message_id if isinstance(result, Message) else None
+    last: int | None = None
     if message.media is not None:
-        last = await _send_media(bot, message.chat_id, message.media)
+        media = await _send_media(bot, message.chat_id, message.media)
+        last = media.message_id if media is not None else None
     if message.text:
         parts = split_text(message.text)
         for index, part in enumerate(parts):
-            last = await bot.send_message(
-                chat_id=message.chat_id,
-                text=part,
-                reply_markup=_markup(message, signer) if index == len(parts) - 1 else None,
+            sent = await call(
+                bot,
+                "send_message",
+                {
+                    "chat_id": message.chat_id,
+                    "text": part,
+                    "reply_markup": (
+                        _markup_json(message, signer) if index == len(parts) - 1 else None
+                    ),
+                },
             )
+            last = int(sent["message_id"])
     return last
 
 
@@ -393,7 +418,7 @@ class Sender:
         except Exception as exc:  # a bug must not strand the row until its lease ends
             log.exception("unexpected error delivering to chat %s", message.chat_id)
             return Outcome(None, error=repr(exc)[:300])
-        return Outcome(OutboxStatus.SENT, message_id=sent.message_id if sent else target)
+        return Outcome(OutboxStatus.SENT, message_id=sent if sent is not None else target)
 
     def _record(self, results: list[Delivery]) -> bool:
         """Write outcomes with two statements for the whole batch (retries and blocked chats,

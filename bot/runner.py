@@ -28,6 +28,7 @@ from bot.db import bookkeeping
 from bot.deps import Deps
 from bot.i18n import I18n
 from bot.notifier import Outgoing
+from bot.telegram_http import call
 
 log = logging.getLogger(__name__)
 
@@ -164,11 +165,16 @@ class Poller:
         failures = 0
         while not self._stopping.is_set():
             try:
-                batch = await bot.get_updates(
-                    offset=offset,
-                    timeout=POLL_TIMEOUT,
+                # As JSON: it is stored as such, and parsed once, when it is handled.
+                payloads: list[dict[str, Any]] = await call(
+                    bot,
+                    "get_updates",
+                    {
+                        "offset": offset,
+                        "timeout": POLL_TIMEOUT,
+                        "allowed_updates": Update.ALL_TYPES,
+                    },
                     read_timeout=POLL_TIMEOUT + 10,
-                    allowed_updates=Update.ALL_TYPES,
                 )
                 failures = 0
             except InvalidToken:
@@ -178,9 +184,8 @@ class Poller:
                 log.warning("getUpdates failed (%s); retrying", exc)
                 await self._pause(min(30.0, 0.5 * 2**failures))
                 continue
-            if not batch:
+            if not payloads:
                 continue
-            payloads = [update.to_dict() for update in batch]
             if not await self._store(payloads):
                 return  # stopping: the batch stays unconfirmed with Telegram
             # Asking with this offset confirms the batch: it is committed by now.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +14,7 @@ from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.telegram_http import AiohttpRequest
+from bot.telegram_http import AiohttpRequest, call
 
 TOKEN = "123456:TEST"
 
@@ -90,6 +92,57 @@ async def test_a_message_with_buttons_arrives_as_one_json_object(
         "text": "Request #1 · Housekeeping",
         "reply_markup": {"inline_keyboard": [[{"text": "Accept", "callback_data": "acc:1"}]]},
     }
+
+
+async def test_a_call_left_as_json_sends_what_bots_own_method_sends(server: Server) -> None:
+    markup = {"inline_keyboard": [[{"text": "Accept", "callback_data": "acc:1"}]]}
+    async with bot_for(server.url) as bot:
+        await bot.send_message(
+            chat_id=42, text="Room 101", reply_markup=InlineKeyboardMarkup.de_json(markup, bot)
+        )
+        answer = await call(
+            bot,
+            "send_message",
+            {"chat_id": 42, "text": "Room 101", "reply_markup": markup, "reply_to": None},
+        )
+        server.answer = (
+            429,
+            {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 7",
+                "parameters": {"retry_after": 7},
+            },
+        )
+        with pytest.raises(RetryAfter):
+            await call(bot, "send_message", {"chat_id": 42, "text": "Room 101"})
+
+    (first, by_bot), (second, by_call) = server.received[:2]
+    assert first == second == "sendMessage"
+    assert by_call == by_bot  # the None parameter is left out, as Bot's methods do
+    assert answer["message_id"] == 2 and answer["chat"]["id"] == 42  # the answer, as JSON
+
+
+def test_the_running_bot_logs_no_warning_for_its_json_calls() -> None:
+    script = (
+        "import asyncio\n"
+        "from telegram import Bot\n"
+        "from bot.telegram_http import call\n"
+        "from tests.telegram_fakes import RecordingRequest\n"
+        "async def main():\n"
+        "    request = RecordingRequest()\n"
+        "    async with Bot('123456:TEST', request=request, get_updates_request=request) as bot:\n"
+        "        await call(bot, 'send_message', {'chat_id': 1, 'text': 'hi'})\n"
+        "        await call(bot, 'get_updates', {'timeout': 0})\n"
+        "    print(' '.join(c.method for c in request.calls))\n"
+        "asyncio.run(main())\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-W", "default", "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["getMe", "sendMessage", "getUpdates"]  # the calls were made …
+    assert run.stderr == ""  # … and python-telegram-bot said nothing about how
 
 
 async def test_an_uploaded_file_goes_as_multipart(server: Server) -> None:
