@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from bot.models import Event, FollowUp, Guest, Offer, OfferStatus, Request, RequestStatus, Staff
 from bot.services import errors, guests, requests
 from bot.services import staff as staff_service
+from bot.services.actors import identify
 from bot.services.common import Person
 from tests.conftest import (
     Desk,
@@ -320,3 +321,22 @@ def test_guest_language_follows_telegram_until_chosen(desk: Desk, session: Sessi
     )
     start_chat(desk, italian)
     assert desk.read(lambda s: s.exec(select(Guest)).one().language) == "fr"
+
+
+def test_the_sender_is_told_apart_as_staff_guest_or_someone_new(desk: Desk) -> None:
+    def who(telegram_id: int, language_code: str | None = None) -> tuple[str, str]:
+        actor = desk.read(
+            lambda s: identify(s, desk.env, telegram_id=telegram_id, language_code=language_code)
+        )
+        kind = "staff" if actor.is_staff else "guest" if actor.guest is not None else "new"
+        return kind, actor.locale
+
+    maria = register(desk, 7001, "Maria", "housekeeping", language="it")
+    start_chat(desk, Person(telegram_id=7002, chat_id=7002, first_name="Ann", language_code="de"))
+    start_chat(desk, Person(telegram_id=7001, chat_id=7001, first_name="Maria"))
+
+    assert who(7003, "de") == ("new", "de")
+    assert who(7002) == ("guest", "de")
+    assert who(7001) == ("staff", "it")  # staff who once wrote as a guest are staff
+    desk(lambda s, out, env, now: staff_service.remove(s, telegram_id=maria.telegram_id, now=now))
+    assert who(7001, "en") == ("guest", "en")  # … until they are removed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam
+from sqlalchemy import BigInteger, bindparam
 from sqlmodel import Session, col, select
 
 from bot.models import Guest, Staff
@@ -45,12 +45,22 @@ def find_guest(session: Session, telegram_id: int) -> Guest | None:
     return session.exec(_GUEST_BY_TELEGRAM_ID, params={"telegram_id": telegram_id}).first()
 
 
+# Both in one statement (it runs for every update): the Telegram id, then the staff member and
+# the guest who have it, either or both missing.
+_SENDER = select(bindparam("telegram_id", type_=BigInteger).label("telegram_id")).subquery()
+_STAFF_AND_GUEST = (
+    select(Staff, Guest)
+    .select_from(_SENDER)
+    .outerjoin(Staff, col(Staff.telegram_id) == _SENDER.c.telegram_id)
+    .outerjoin(Guest, col(Guest.telegram_id) == _SENDER.c.telegram_id)
+)
+
+
 def identify(session: Session, env: Env, *, telegram_id: int, language_code: str | None) -> Actor:
     """Look the sender up; their stored language wins over Telegram's ``language_code``."""
-    staff = find_staff(session, telegram_id)
+    staff, guest = session.exec(_STAFF_AND_GUEST, params={"telegram_id": telegram_id}).one()
     if staff is not None and staff.active:
         return Actor(locale=env.i18n.translator(staff.language).locale, staff=staff)
-    guest = find_guest(session, telegram_id)
     if guest is not None:
         locale = guest.language
         if not guest.language_chosen and language_code:
