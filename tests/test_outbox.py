@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -28,6 +28,7 @@ from bot.models import (
     RequestStatus,
     Role,
     Staff,
+    as_utc,
 )
 from bot.notifier import Outgoing
 from bot.outbox import Rates
@@ -125,6 +126,45 @@ def test_a_chat_waiting_for_its_pacing_does_not_hold_up_the_others(
     assert ack.send_at is not None and ack.send_at - clock.now() <= timedelta(seconds=0.1)
     assert claimed.next_at is not None
     assert (claimed.next_at - clock.now()).total_seconds() == pytest.approx(1.0, abs=0.1)
+
+
+def test_a_paced_chats_queued_messages_wait_with_the_time_their_turn_comes(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """Past its burst, a chat's queued cards carry the time the next may go, so claims in
+    between (every few milliseconds in a busy hotel) do not read them; they leave in order."""
+    put(engine, *(Outgoing(7, f"card {n}") for n in range(6)), now=clock.now())
+    rates = Rates()
+    texts: list[str] = []
+
+    def claim_and_send() -> outbox.Claimed:
+        with session_factory(engine)() as session:
+            claimed = outbox.claim(session, owner="a", now=clock.now(), rates=rates)
+            for row in claimed.rows:
+                session.get_one(OutboxMessage, row.id).status = OutboxStatus.SENT
+                texts.append(row.payload["text"])
+            session.commit()
+        return claimed
+
+    def waiting() -> set[datetime]:
+        return {as_utc(r.not_before) for r in rows(engine) if r.status == OutboxStatus.PENDING}
+
+    for _ in range(3):  # the chat's burst
+        claim_and_send()
+    start = clock.now()
+    assert texts == ["card 0", "card 1", "card 2"]
+    paused = claim_and_send()
+    assert paused.rows == [] and paused.next_at is not None
+    assert waiting() == {paused.next_at}  # all three remaining, with their chat's next turn
+    assert (paused.next_at - start).total_seconds() == pytest.approx(1.0, abs=0.1)
+
+    for turn in (3, 4, 5):
+        clock.advance((paused.next_at - clock.now()).total_seconds())
+        paused = claim_and_send()
+        assert len(paused.rows) == 1 and texts[-1] == f"card {turn}"  # one a turn, in order
+        if turn < 5:
+            assert paused.next_at is not None and waiting() == {paused.next_at}
+    assert texts == [f"card {n}" for n in range(6)]
 
 
 def test_a_claim_says_when_a_retry_falls_due(engine: Engine, clock: FakeClock) -> None:
