@@ -47,8 +47,13 @@ MAX_AGE = timedelta(hours=24)
 # messages sent together (a guest's acknowledgement and the staff card) share one transaction.
 RECORD_WAIT = 0.01
 # A busy sender claims at most this often (a request arriving alone, 20 ms after the one before
-# at 50 a second, never waits for it).
+# at 50 a second, never waits for it) ...
 CLAIM_SPACING = 0.01
+# ... and, when claims take longer (a burst: many rows, a backlog of paced staff cards), this
+# many times a claim's duration after it, up to MAX_CLAIM_SPACING: claiming then takes at
+# most about a ninth of the sender's time, and each claim takes more messages at once.
+CLAIM_COST_FACTOR = 8.0
+MAX_CLAIM_SPACING = 0.03
 MIN_WAIT = 0.001  # the shortest wait for a paced row, so that rounding cannot spin the loop
 MAX_BACKOFF = 300.0
 # Bot API requests at once. httpx checks every pooled connection on each request, so a pool
@@ -74,6 +79,11 @@ class Delivery(NamedTuple):
     row: OutboxMessage
     message: Outgoing
     outcome: Outcome
+
+
+def claim_spacing(took: float) -> float:
+    """Seconds from the start of a claim that took ``took`` seconds to the next one."""
+    return min(MAX_CLAIM_SPACING, max(CLAIM_SPACING, CLAIM_COST_FACTOR * took))
 
 
 def backoff(attempts: int) -> float:
@@ -232,13 +242,13 @@ class Sender:
 
     async def _claim_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        claimed_at = -CLAIM_SPACING
+        claimed_at, spacing = -CLAIM_SPACING, CLAIM_SPACING
         while not self._stopping:
             # While updates are handled back to back, each commit wakes this loop: spaced
             # claims take the messages of a few updates in one transaction instead of one each.
-            spacing = claimed_at + CLAIM_SPACING - loop.time()
-            if spacing > 0:
-                await asyncio.sleep(spacing)
+            pause = claimed_at + spacing - loop.time()
+            if pause > 0:
+                await asyncio.sleep(pause)
             claimed_at = loop.time()
             self._wakeup.clear()
             try:
@@ -246,6 +256,7 @@ class Sender:
             except Exception:
                 log.exception("claiming outbox rows failed; retrying")
                 claimed = outbox.Claimed([], None)
+            spacing = claim_spacing(loop.time() - claimed_at)
             for row in claimed.rows:
                 await self._slots.acquire()
                 task = asyncio.create_task(self._deliver_and_queue(row))

@@ -17,7 +17,7 @@ from bot import outbox
 from bot.callbacks import CallbackSigner
 from bot.clock import Clock, FakeClock, SystemClock
 from bot.db import bookkeeping, session_factory
-from bot.delivery import Sender
+from bot.delivery import Sender, claim_spacing
 from bot.models import (
     Event,
     Guest,
@@ -165,6 +165,15 @@ def test_a_paced_chats_queued_messages_wait_with_the_time_their_turn_comes(
         if turn < 5:
             assert paused.next_at is not None and waiting() == {paused.next_at}
     assert texts == [f"card {n}" for n in range(6)]
+
+
+def test_a_busy_senders_claims_are_spaced_by_what_they_cost() -> None:
+    # Claims as cheap as at 50 requests a second come every 10 ms; a burst's dearer ones
+    # further apart, so that claiming stays a small share of the time, but never past 30 ms.
+    assert claim_spacing(0.0005) == pytest.approx(0.01)
+    assert claim_spacing(0.002) == pytest.approx(0.016)
+    assert claim_spacing(0.003) == pytest.approx(0.024)
+    assert claim_spacing(0.5) == pytest.approx(0.03)
 
 
 def test_a_claim_says_when_a_retry_falls_due(engine: Engine, clock: FakeClock) -> None:
