@@ -17,6 +17,15 @@ from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 from bot.telegram_http import AiohttpRequest, call
 
 TOKEN = "123456:TEST"
+TOO_MANY_REQUESTS = (
+    429,
+    {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 7",
+        "parameters": {"retry_after": 7},
+    },
+)
 
 
 @dataclass
@@ -105,15 +114,7 @@ async def test_a_call_left_as_json_sends_what_bots_own_method_sends(server: Serv
             "send_message",
             {"chat_id": 42, "text": "Room 101", "reply_markup": markup, "reply_to": None},
         )
-        server.answer = (
-            429,
-            {
-                "ok": False,
-                "error_code": 429,
-                "description": "Too Many Requests: retry after 7",
-                "parameters": {"retry_after": 7},
-            },
-        )
+        server.answer = TOO_MANY_REQUESTS
         with pytest.raises(RetryAfter):
             await call(bot, "send_message", {"chat_id": 42, "text": "Room 101"})
 
@@ -159,15 +160,7 @@ async def test_an_uploaded_file_goes_as_multipart(server: Server) -> None:
 
 async def test_telegram_errors_keep_their_meaning(server: Server) -> None:
     async with bot_for(server.url) as bot:
-        server.answer = (
-            429,
-            {
-                "ok": False,
-                "error_code": 429,
-                "description": "Too Many Requests: retry after 7",
-                "parameters": {"retry_after": 7},
-            },
-        )
+        server.answer = TOO_MANY_REQUESTS
         with pytest.raises(RetryAfter) as too_many:
             await bot.send_message(chat_id=42, text="hello")
         assert "retry in 7 seconds" in str(too_many.value).lower()
