@@ -7,8 +7,23 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, TypeDecorator
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
+
+
+class _SQLiteDateTime(sqlite.DATETIME):
+    """SQLite's DATETIME, with the text it stores made by ``isoformat``: the same text as the
+    dialect's own format, at a fraction of its cost (every statement binds a time or two)."""
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat(" ", "microseconds")
+
+        return process
+
+
+_SQLITE_DATETIME = _SQLiteDateTime()  # type: ignore[no-untyped-call]  # an unannotated __init__
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -16,6 +31,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SQLITE_DATETIME)
+        return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
