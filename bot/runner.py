@@ -21,7 +21,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import EndPointNotFound, InvalidToken, TelegramError
 
 from bot import intake, messages, outbox
 from bot.db import bookkeeping
@@ -179,6 +179,10 @@ class Poller:
                 failures = 0
             except InvalidToken:
                 raise
+            except EndPointNotFound as exc:
+                # ``do_api_request`` reports a 401/404 as an unknown method once the bot is
+                # initialised; getUpdates exists, so Telegram has rejected the token.
+                raise InvalidToken(str(exc)) from exc
             except TelegramError as exc:
                 failures += 1
                 log.warning("getUpdates failed (%s); retrying", exc)

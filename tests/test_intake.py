@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+from telegram.error import InvalidToken
 
 from bot import intake
 from bot.app import processor_for
@@ -161,6 +162,14 @@ async def test_polling_confirms_a_batch_only_after_it_is_stored(engine: Engine, 
     assert "offset" not in calls[0].params
     assert calls[1].params["offset"] == second["update_id"] + 1
     assert [r.update_id for r in inbound(engine)] == [first["update_id"], second["update_id"]]
+
+
+async def test_polling_stops_when_telegram_rejects_the_token(bot: Bot) -> None:
+    bot.telegram.fail_next("getUpdates", 401, "Unauthorized")
+    poller = Poller(bot.deps, processor_for(bot.app), bot.deps.env.i18n)
+
+    with pytest.raises(InvalidToken):  # ends the run with a clear error, not endless retries
+        await asyncio.wait_for(poller.run(), 5)
 
 
 async def test_polling_keeps_updates_with_telegram_while_the_database_is_down(
