@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import bindparam, update
 from sqlmodel import Session
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
@@ -93,19 +93,8 @@ def backoff(attempts: int) -> float:
     return base * jitter
 
 
-def _markup(message: Outgoing, signer: CallbackSigner) -> InlineKeyboardMarkup | None:
-    if not message.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(b.text, callback_data=signer.sign(b.data)) for b in row]
-            for row in message.buttons
-        ]
-    )
-
-
 def _markup_json(message: Outgoing, signer: CallbackSigner) -> dict[str, Any] | None:
-    """``_markup`` as the Bot API's JSON, for a message sent without ``Bot``'s methods."""
+    """The message's buttons, signed, as the Bot API's JSON."""
     if not message.buttons:
         return None
     return {
@@ -148,11 +137,12 @@ async def send(
             if len(message.text) <= TEXT_LIMIT
             else message.text[: TEXT_LIMIT - 1] + "…"
         )
+        markup = _markup_json(message, signer)
         result = await bot.edit_message_text(
             chat_id=message.chat_id,
             message_id=edit_target,
             text=text,
-            reply_markup=_markup(message, signer),
+            reply_markup=InlineKeyboardMarkup.de_json(markup, bot) if markup else None,
         )
         return result.message_id if isinstance(result, Message) else None
     last: int | None = None

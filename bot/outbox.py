@@ -382,16 +382,6 @@ def hold_chat(session: Session, chat_id: int, until: datetime) -> None:
     pacing.save()
 
 
-def next_due(session: Session) -> datetime | None:
-    """When the earliest pending row may be tried."""
-    value = session.exec(
-        select(func.min(OutboxMessage.not_before)).where(
-            OutboxMessage.status == OutboxStatus.PENDING
-        )
-    ).one()
-    return None if value is None else as_utc(value)
-
-
 def drop_chat(session: Session, chat_id: int, reason: str) -> int:
     """Give up every pending message to a chat (it blocked the bot); return how many."""
     result = session.execute(
