@@ -32,7 +32,7 @@ from bot.scheduling import Timers, TimerScheduler
 from bot.services.common import Env
 from bot.services.unreachable import chat_blocked
 from bot.settings import Settings
-from bot.telegram_http import AiohttpRequest
+from bot.telegram_http import AiohttpRequest, JsonApi
 from handlers import register
 
 log = logging.getLogger(__name__)
@@ -68,15 +68,11 @@ def build_application(
         .context_types(ContextTypes(context=ConciergeContext, bot_data=BotData))
         .updater(None)
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
-    else:
-        # The sender makes at most HTTP_CONNECTIONS requests at once; the rest of the pool
-        # serves button answers and apologies sent directly.
-        builder = builder.request(
-            AiohttpRequest(HTTP_CONNECTIONS + 4, pool_timeout=5.0)
-        ).get_updates_request(AiohttpRequest(1))
-    application: ConciergeApp = builder.build()
+    # The sender makes at most HTTP_CONNECTIONS requests at once; the rest of the pool serves
+    # button answers and apologies sent directly. The long poll has a connection of its own.
+    calls = request or AiohttpRequest(HTTP_CONNECTIONS + 4, pool_timeout=5.0)
+    updates = request or AiohttpRequest(1)
+    application: ConciergeApp = builder.request(calls).get_updates_request(updates).build()
     sessions = session_factory(engine)
     env = Env(hotel=hotel, i18n=I18n(hotel.hotel.default_language, hotel.hotel.languages))
     scheduler: TimerScheduler | None = None
@@ -94,7 +90,7 @@ def build_application(
     owner = instance_name()
     signer = CallbackSigner.for_token(settings.telegram_bot_token.get_secret_value())
     sender = Sender(
-        application.bot,
+        JsonApi(application.bot, calls, updates),
         sessions,
         clock,
         owner=owner,

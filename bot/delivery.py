@@ -33,7 +33,7 @@ from bot.db import SessionFactory, any_pending_in, bookkeeping
 from bot.models import Offer, OutboxMessage, OutboxStatus
 from bot.notifier import CAPTION_LIMIT, TEXT_LIMIT, Media, Outbox, Outgoing, split_text
 from bot.outbox import Rates
-from bot.telegram_http import call
+from bot.telegram_http import JsonApi
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ async def _send_media(bot: Bot, chat_id: int, media: Media) -> Message | None:
 
 
 async def send(
-    bot: Bot,
+    api: JsonApi,
     message: Outgoing,
     edit_target: int | None,
     signer: CallbackSigner,
@@ -131,6 +131,7 @@ async def send(
     A text over Telegram's limit is split; the buttons go with the last part. Texts go out
     with their answer left as JSON (only its message id is kept).
     """
+    bot = api.bot
     if edit_target is not None:
         text = (
             message.text
@@ -152,9 +153,7 @@ async def send(
     if message.text:
         parts = split_text(message.text)
         for index, part in enumerate(parts):
-            sent = await call(
-                bot,
-                "send_message",
+            sent = await api.send_message(
                 {
                     "chat_id": message.chat_id,
                     "text": part,
@@ -178,7 +177,7 @@ class Sender:
 
     def __init__(
         self,
-        bot: Bot,
+        api: JsonApi,
         sessions: SessionFactory,
         clock: Clock,
         *,
@@ -191,7 +190,7 @@ class Sender:
         max_requests: int = HTTP_CONNECTIONS,
         database_in_thread: bool = False,
     ) -> None:
-        self._bot = bot
+        self._api = api
         self._sessions = sessions
         self._clock = clock
         self._owner = owner
@@ -211,9 +210,9 @@ class Sender:
         self._stopping = False
 
     @property
-    def bot(self) -> Bot:
+    def api(self) -> JsonApi:
         """The Bot API client messages go through."""
-        return self._bot
+        return self._api
 
     def wake(self) -> None:
         """New rows were committed: claim now instead of at the next poll."""
@@ -392,7 +391,7 @@ class Sender:
         if target is None and message.edit_offer_id is not None and not message.buttons:
             return Outcome(OutboxStatus.SKIPPED, error="nothing to edit")
         try:
-            sent = await send(self._bot, message, target, self._signer)
+            sent = await send(self._api, message, target, self._signer)
         except RetryAfter as exc:
             with warnings.catch_warnings():  # an int today, a timedelta in a later release
                 warnings.simplefilter("ignore", PTBDeprecationWarning)

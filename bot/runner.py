@@ -21,14 +21,13 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
-from telegram.error import EndPointNotFound, InvalidToken, TelegramError
+from telegram.error import InvalidToken, TelegramError
 
 from bot import intake, messages, outbox
 from bot.db import bookkeeping
 from bot.deps import Deps
 from bot.i18n import I18n
 from bot.notifier import Outgoing
-from bot.telegram_http import call
 
 log = logging.getLogger(__name__)
 
@@ -160,15 +159,13 @@ class Poller:
 
     async def run(self) -> None:
         """Poll until stopped. ``InvalidToken`` ends the run."""
-        bot = self._deps.sender.bot
+        api = self._deps.sender.api
         offset: int | None = None
         failures = 0
         while not self._stopping.is_set():
             try:
                 # As JSON: it is stored as such, and parsed once, when it is handled.
-                payloads: list[dict[str, Any]] = await call(
-                    bot,
-                    "get_updates",
+                payloads = await api.get_updates(
                     {
                         "offset": offset,
                         "timeout": POLL_TIMEOUT,
@@ -179,10 +176,6 @@ class Poller:
                 failures = 0
             except InvalidToken:
                 raise
-            except EndPointNotFound as exc:
-                # ``do_api_request`` reports a 401/404 as an unknown method once the bot is
-                # initialised; getUpdates exists, so Telegram has rejected the token.
-                raise InvalidToken(str(exc)) from exc
             except TelegramError as exc:
                 failures += 1
                 log.warning("getUpdates failed (%s); retrying", exc)
@@ -238,7 +231,7 @@ async def apologise(deps: Deps, i18n: I18n, payloads: list[dict[str, Any]], told
         language = (message.get("from") or {}).get("language_code")
         t = i18n.translator(i18n.negotiate(language))
         with contextlib.suppress(TelegramError):
-            await deps.sender.bot.send_message(
+            await deps.sender.api.bot.send_message(
                 chat_id=chat["id"], text=messages.delayed_by_outage(t)
             )
 

@@ -9,46 +9,65 @@ their parameters and python-telegram-bot's error handling stay exactly as they a
 
 from __future__ import annotations
 
-import warnings
-from typing import Any, Literal
+from typing import Any, cast
 
 import aiohttp
 from telegram import Bot
 from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
+from telegram._utils.types import JSONDict, ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
-from telegram.warnings import PTBUserWarning
-
-JsonMethod = Literal["get_updates", "send_message"]
-
-# python-telegram-bot warns whenever a method it has is called through ``do_api_request``;
-# ``call`` does that on purpose for these two.
-warnings.filterwarnings(
-    "ignore",
-    message=r"Please use 'Bot\.(get_updates|send_message)' instead",
-    category=PTBUserWarning,
-)
+from telegram.request._requestparameter import RequestParameter
 
 
-async def call(
-    bot: Bot,
-    method: JsonMethod,
-    parameters: dict[str, Any],
-    *,
-    read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-) -> Any:
-    """A Bot API call whose answer stays JSON: the long poll's ``getUpdates`` and the sender's
-    ``sendMessage``.
+class JsonApi:
+    """The long poll's ``getUpdates`` and the sender's ``sendMessage``, answers left as JSON.
 
     ``Bot``'s own methods turn every answer into python-telegram-bot objects, which the poll
     only turned back into JSON to store and the sender only read a message id from — a tenth
-    of the bot's time in a burst (docs/benchmarks.md). ``do_api_request`` makes the same call
-    through the same transports (``getUpdates`` on its own connection), with the same errors
-    for the answer codes (``RetryAfter``, ``Forbidden``, ``BadRequest``, ``InvalidToken`` …),
-    and leaves the answer as JSON. ``None`` parameters are left out, as ``Bot``'s methods do.
+    of the bot's time in a burst (docs/benchmarks.md). These two calls go through the bot's
+    own transports (``getUpdates`` on its own connection) with ``BaseRequest.post``, which
+    checks the answer exactly as for ``Bot``'s methods (``RetryAfter``, ``Forbidden``,
+    ``BadRequest``, ``InvalidToken`` …) and returns its result as JSON. ``None`` parameters
+    are left out, as ``Bot``'s methods do. Every other call goes through :attr:`bot`.
+
+    ``RequestParameter`` (what ``RequestData`` is made of) is internal to python-telegram-bot;
+    the tests compare what this sends with what ``Bot.send_message`` sends, so a change there
+    fails them.
     """
-    return await bot.do_api_request(method, parameters, read_timeout=read_timeout)
+
+    def __init__(
+        self, bot: Bot, request: BaseRequest, updates_request: BaseRequest | None = None
+    ) -> None:
+        self.bot = bot
+        self._request = request
+        self._updates_request = updates_request or request
+
+    async def get_updates(
+        self, parameters: dict[str, Any], *, read_timeout: float | None
+    ) -> list[dict[str, Any]]:
+        """``getUpdates``: the updates as Telegram sent them."""
+        answer = self._post(self._updates_request, "getUpdates", parameters, read_timeout)
+        return cast("list[dict[str, Any]]", await answer)
+
+    async def send_message(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """``sendMessage``: the message sent, as Telegram described it."""
+        answer = self._post(self._request, "sendMessage", parameters)
+        return cast("dict[str, Any]", await answer)
+
+    async def _post(
+        self,
+        request: BaseRequest,
+        endpoint: str,
+        parameters: dict[str, Any],
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> JSONDict | list[JSONDict] | bool:
+        data = RequestData(
+            [RequestParameter.from_input(k, v) for k, v in parameters.items() if v is not None]
+        )
+        return await request.post(
+            f"{self.bot.base_url}/{endpoint}", data, read_timeout=read_timeout
+        )
 
 
 class AiohttpRequest(BaseRequest):

@@ -34,6 +34,7 @@ from bot.notifier import Outgoing
 from bot.outbox import Rates
 from bot.services.common import Env, Person
 from bot.services.unreachable import chat_blocked
+from bot.telegram_http import JsonApi
 from tests.conftest import Desk, accept, guest_writes, mark_done, register, set_duty
 from tests.telegram_fakes import RecordingRequest
 
@@ -257,12 +258,12 @@ async def sender(
 ) -> AsyncIterator[Sender]:
     bot = Bot("123456:TEST", request=telegram, get_updates_request=telegram)
     await bot.initialize()
-    yield make_sender(bot, engine, env, clock)
+    yield make_sender(JsonApi(bot, telegram), engine, env, clock)
     await bot.shutdown()
 
 
 def make_sender(
-    bot: Bot,
+    api: JsonApi,
     engine: Engine,
     env: Env,
     clock: Clock,
@@ -271,7 +272,7 @@ def make_sender(
     rates: Rates = NO_PACING,
 ) -> Sender:
     return Sender(
-        bot,
+        api,
         session_factory(engine),
         clock,
         owner="test",
@@ -477,7 +478,7 @@ async def test_a_running_sender_records_every_outcome_of_deliveries_that_overlap
     put(engine, *(Outgoing(chat, f"hello {chat}") for chat in chats), now=clock.now())
     telegram.fail_next("sendMessage", 500, "Internal Server Error", chat_id=105)
     telegram.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=106)
-    sender = make_sender(sender.bot, engine, env, clock, database_in_thread=in_thread)
+    sender = make_sender(sender.api, engine, env, clock, database_in_thread=in_thread)
 
     running = asyncio.create_task(sender.run())
     try:
@@ -516,7 +517,7 @@ async def test_a_chats_next_message_leaves_once_the_one_before_is_recorded_not_a
         now=clock.now(),
     )
     patient = make_sender(
-        sender.bot, engine, env, clock, poll_interval=60, database_in_thread=in_thread
+        sender.api, engine, env, clock, poll_interval=60, database_in_thread=in_thread
     )
 
     running = asyncio.create_task(patient.run())
@@ -536,7 +537,7 @@ async def test_a_message_left_for_its_chats_pacing_leaves_on_time_not_at_the_nex
     clock = SystemClock()
     put(engine, *(Outgoing(7, f"card {n}") for n in range(1, 4)), now=clock.now())
     paced = make_sender(
-        sender.bot,
+        sender.api,
         engine,
         env,
         clock,

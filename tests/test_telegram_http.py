@@ -14,7 +14,7 @@ from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.telegram_http import AiohttpRequest, call
+from bot.telegram_http import AiohttpRequest, JsonApi
 
 TOKEN = "123456:TEST"
 TOO_MANY_REQUESTS = (
@@ -84,6 +84,11 @@ def bot_for(url: str, **timeouts: float) -> Bot:
     return Bot(TOKEN, base_url=url, request=AiohttpRequest(4, **timeouts))
 
 
+def api_for(url: str) -> JsonApi:
+    request = AiohttpRequest(4)
+    return JsonApi(Bot(TOKEN, base_url=url, request=request), request)
+
+
 async def test_a_message_with_buttons_arrives_as_one_json_object(
     server: Server,
 ) -> None:
@@ -105,18 +110,17 @@ async def test_a_message_with_buttons_arrives_as_one_json_object(
 
 async def test_a_call_left_as_json_sends_what_bots_own_method_sends(server: Server) -> None:
     markup = {"inline_keyboard": [[{"text": "Accept", "callback_data": "acc:1"}]]}
-    async with bot_for(server.url) as bot:
+    api = api_for(server.url)
+    async with api.bot as bot:
         await bot.send_message(
             chat_id=42, text="Room 101", reply_markup=InlineKeyboardMarkup.de_json(markup, bot)
         )
-        answer = await call(
-            bot,
-            "send_message",
-            {"chat_id": 42, "text": "Room 101", "reply_markup": markup, "reply_to": None},
+        answer = await api.send_message(
+            {"chat_id": 42, "text": "Room 101", "reply_markup": markup, "reply_to": None}
         )
         server.answer = TOO_MANY_REQUESTS
         with pytest.raises(RetryAfter):
-            await call(bot, "send_message", {"chat_id": 42, "text": "Room 101"})
+            await api.send_message({"chat_id": 42, "text": "Room 101"})
 
     (first, by_bot), (second, by_call) = server.received[:2]
     assert first == second == "sendMessage"
@@ -128,13 +132,14 @@ def test_the_running_bot_logs_no_warning_for_its_json_calls() -> None:
     script = (
         "import asyncio\n"
         "from telegram import Bot\n"
-        "from bot.telegram_http import call\n"
+        "from bot.telegram_http import JsonApi\n"
         "from tests.telegram_fakes import RecordingRequest\n"
         "async def main():\n"
         "    request = RecordingRequest()\n"
-        "    async with Bot('123456:TEST', request=request, get_updates_request=request) as bot:\n"
-        "        await call(bot, 'send_message', {'chat_id': 1, 'text': 'hi'})\n"
-        "        await call(bot, 'get_updates', {'timeout': 0})\n"
+        "    api = JsonApi(Bot('123456:TEST', request=request), request, request)\n"
+        "    async with api.bot:\n"
+        "        await api.send_message({'chat_id': 1, 'text': 'hi'})\n"
+        "        await api.get_updates({'timeout': 0}, read_timeout=1)\n"
         "    print(' '.join(c.method for c in request.calls))\n"
         "asyncio.run(main())\n"
     )
