@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
@@ -13,7 +14,7 @@ from bot.i18n import Translator
 from bot.models import EventKind, Offer, OfferStatus, Request, RequestStatus, Staff
 from bot.notifier import Button, Media, Outbox, Outgoing, split_text
 from bot.routing import Tier, recipients
-from bot.services.common import Env, record
+from bot.services.common import Env, event, record, record_rows
 
 
 def active_offers(session: Session, request_id: int) -> list[Offer]:
@@ -43,12 +44,14 @@ def offer(
     exclude: Iterable[int] = (),
     note_nobody: bool = True,
     new: bool = False,
+    events: list[dict[str, Any]] | None = None,
 ) -> Tier:
     """Offer ``request`` to everyone who should see it and has no copy yet; return the tier.
 
     With ``only``, offer it just to that person, if they are among the recipients.
     ``note_nobody`` records in the timeline that nobody was on duty. ``new``: the request was
-    created in this transaction, so nobody has a copy yet.
+    created in this transaction, so nobody has a copy yet. ``events``: the timeline entry is
+    added to this list, which the caller writes together with its own, instead of on its own.
     """
     assert request.id is not None
     found = recipients(session, env.hotel, request.department, exclude=set(exclude))
@@ -73,17 +76,18 @@ def offer(
             .scalar_one()
         )
         _send_offer(out, env, request, staff, offer_id, found.tier)
+    entries = []
     if targets:
-        record(
-            session,
-            request_id=request.id,
-            kind=EventKind.OFFERED,
-            now=now,
-            names=[s.name for s in targets],
-            tier=found.tier.value,
+        names = [s.name for s in targets]
+        entries.append(
+            event(request.id, EventKind.OFFERED, now, names=names, tier=found.tier.value)
         )
     elif not found.staff and only is None and note_nobody:
-        record(session, request_id=request.id, kind=EventKind.NOBODY_ON_DUTY, now=now)
+        entries.append(event(request.id, EventKind.NOBODY_ON_DUTY, now))
+    if events is None:
+        record_rows(session.connection(), entries)
+    else:
+        events.extend(entries)
     return found.tier
 
 
