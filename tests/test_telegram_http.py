@@ -15,6 +15,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.telegram_http import AiohttpRequest, JsonApi
+from tests.telegram_fakes import RecordingRequest
 
 TOKEN = "123456:TEST"
 TOO_MANY_REQUESTS = (
@@ -126,6 +127,21 @@ async def test_a_call_left_as_json_sends_what_bots_own_method_sends(server: Serv
     assert first == second == "sendMessage"
     assert by_call == by_bot  # the None parameter is left out, as Bot's methods do
     assert answer["message_id"] == 2 and answer["chat"]["id"] == 42  # the answer, as JSON
+
+
+async def test_the_long_poll_has_a_connection_of_its_own() -> None:
+    calls, updates = RecordingRequest(), RecordingRequest()
+    updates.updates = [{"update_id": 7, "message": {"message_id": 1, "text": "towels"}}]
+    api = JsonApi(Bot(TOKEN, request=calls, get_updates_request=updates), calls, updates)
+    async with api.bot:
+        polled = await api.get_updates({"timeout": 0, "offset": None}, read_timeout=1)
+        sent = await api.send_message({"chat_id": 42, "text": "Room 101"})
+
+    assert polled[0]["update_id"] == 7  # the updates, as JSON
+    assert [c.method for c in updates.calls] == ["getUpdates"]  # a 25 s poll never holds …
+    assert "sendMessage" in [c.method for c in calls.calls]  # … a connection messages need
+    assert sent["chat"]["id"] == 42
+    assert "offset" not in updates.calls[0].params  # None parameters are left out
 
 
 def test_the_running_bot_logs_no_warning_for_its_json_calls() -> None:
