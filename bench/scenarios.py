@@ -332,13 +332,12 @@ def ingest(ctx: Context) -> Section:
     middle = pairs[len(pairs) // 2]
     rates = sorted(p.concierge.rate for p in pairs)
     floors = sorted(p.floor.rate for p in pairs)
+    rate, floor_rate = rates[len(rates) // 2], floors[len(floors) // 2]
     section.add(
         "guest requests/s end to end (stored, routed, offered, acknowledged)",
-        f"{rates[len(rates) // 2]:.1f} req/s (median of {len(rates)}: "
-        + ", ".join(f"{r:.0f}" for r in rates)
-        + ")",
+        f"{rate:.1f} req/s (median of {len(rates)}: " + ", ".join(f"{r:.0f}" for r in rates) + ")",
         data={
-            "rate": rates[len(rates) // 2],
+            "rate": rate,
             "rates": [p.concierge.rate for p in pairs],
             "seconds": middle.concierge.seconds,
             "count": count,
@@ -350,11 +349,11 @@ def ingest(ctx: Context) -> Section:
     )
     section.add(
         "echo floor: the same messages through a minimal python-telegram-bot echo bot",
-        f"{floors[len(floors) // 2]:.1f} msg/s (median of {len(floors)}: "
+        f"{floor_rate:.1f} msg/s (median of {len(floors)}: "
         + ", ".join(f"{r:.0f}" for r in floors)
         + ")",
         data={
-            "rate": floors[len(floors) // 2],
+            "rate": floor_rate,
             "rates": [p.floor.rate for p in pairs],
             "seconds": middle.floor.seconds,
             "cpu": middle.floor.cpu,

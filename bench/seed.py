@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic_core import PydanticUndefined
@@ -29,6 +29,7 @@ from bot.models import (
     Request,
     RequestStatus,
     Staff,
+    UTCDateTime,
 )
 
 CHUNK = 20_000
@@ -50,13 +51,14 @@ class Native:
 
     def __init__(self, engine: Engine) -> None:
         self.postgres = engine.dialect.name == "postgresql"
+        # The bot's own column type makes the value (naive UTC text on SQLite).
+        time = UTCDateTime().dialect_impl(engine.dialect).bind_processor(engine.dialect)
+        assert time is not None  # the type converts every value
+        self._time = time
 
     def time(self, value: datetime | None) -> Any:
-        """A UTC time column (naive ISO text on SQLite, as SQLAlchemy writes it)."""
-        if value is None or self.postgres:
-            return value
-        naive = value.astimezone(UTC).replace(tzinfo=None)
-        return naive.isoformat(sep=" ", timespec="microseconds")
+        """A UTC time column, as the bot's models write it."""
+        return value if value is None else self._time(value)
 
     def json(self, value: Any) -> str:
         """A JSON column."""
