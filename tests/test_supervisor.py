@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot import intake
 from bot.app import processor_for
@@ -31,11 +31,9 @@ def staffed(desk: Desk) -> None:
 
 def status_of(engine: Engine, update: dict[str, Any]) -> InboundStatus:
     with Session(engine) as session:
-        return session.exec(
-            select(InboundUpdate.status).where(
-                col(InboundUpdate.update_id) == update["update_id"]
-            )
-        ).one()
+        row = session.get(InboundUpdate, update["update_id"])
+        assert row is not None
+        return InboundStatus(row.status)
 
 
 async def test_a_report_being_computed_holds_up_no_other_chat(
