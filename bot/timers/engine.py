@@ -280,17 +280,23 @@ async def run(
         try:
             async with transaction() as tx:
                 done = fire_due(tx.session, tx.outbox, env, tx.now, handlers, owner=owner)
-        except Exception:
-            log.warning("a batch of timers failed; firing them one by one", exc_info=True)
-            await _one_by_one(transaction, env, handlers, owner=owner)
+        except Exception as exc:
+            log.warning("a batch of timers failed, firing them one by one: %s", _error(exc))
+            if not await _one_by_one(transaction, env, handlers, owner=owner):
+                raise  # not a timer's fault: nothing due to set aside
             continue
         if not done.full:
             return
 
 
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 async def _one_by_one(
     transaction: Transaction, env: Env, handlers: Mapping[str, Handler], *, owner: str
-) -> None:
+) -> bool:
+    """Fire the due timers each in its own transaction; False if none was due."""
     async with transaction() as tx:
         ids = due_ids(tx.session, tx.now)
     for timer_id in ids:
@@ -298,7 +304,7 @@ async def _one_by_one(
             async with transaction() as tx:
                 fire_due(tx.session, tx.outbox, env, tx.now, handlers, owner=owner, only=[timer_id])
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = _error(exc)
             async with transaction() as tx:
                 again = retry_later(tx.session, timer_id, error, tx.now, owner=owner)
             if again:
@@ -307,3 +313,4 @@ async def _one_by_one(
                 log.error(
                     "timer %d given up after %d attempts", timer_id, MAX_ATTEMPTS, exc_info=True
                 )
+    return bool(ids)
