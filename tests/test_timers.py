@@ -173,7 +173,7 @@ class Unit:
     now: datetime
 
 
-class Bot:
+class Runner:
     """The pass as the bot runs it: each transaction commits and keeps its messages."""
 
     def __init__(self, desk: Desk) -> None:
@@ -199,7 +199,7 @@ async def test_a_failing_timer_is_retried_with_backoff_then_given_up_and_the_oth
     for key in ("a", "broken", "b"):
         remind(desk, key, 10)
     desk.clock.advance(10)
-    bot = Bot(desk)
+    bot = Runner(desk)
 
     await bot.run(reminders)
 
