@@ -621,7 +621,7 @@ def _seed_followups(engine: Engine, count: int, due: list[datetime], now: dateti
     seed.bulk_insert(
         engine, seed.Request, seed.done_requests(count, guest_count=count, done_at=now)
     )
-    seed.bulk_insert(engine, seed.FollowUp, seed.pending_followups(range(1, count + 1), due, now))
+    seed.followups_due(engine, range(1, count + 1), due, now)
     seed.analyze(engine)
 
 
@@ -993,9 +993,7 @@ def scale(ctx: Context) -> Section:
                 engine, seed.Request, seed.done_requests(count, guest_count=guests, done_at=now)
             )
             due = (now + timedelta(days=7) * (k + 1) / count for k in range(count))
-            seed.bulk_insert(
-                engine, seed.FollowUp, seed.pending_followups(range(1, count + 1), due, now)
-            )
+            seed.followups_due(engine, range(1, count + 1), due, now)
             seed.analyze(engine)
         startup, rss = _start_and_measure(hotel, sizes.idle)
     base = ""

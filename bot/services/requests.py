@@ -14,7 +14,6 @@ from bot.i18n import Translator
 from bot.models import (
     ACTIVE_STATUSES,
     EventKind,
-    FollowUp,
     Guest,
     Offer,
     OfferStatus,
@@ -24,7 +23,7 @@ from bot.models import (
 )
 from bot.notifier import Button, Outbox, Outgoing
 from bot.routing import Tier, match_department, recipients
-from bot.services import errors, guests
+from bot.services import errors, followups, guests
 from bot.services.actors import find_staff
 from bot.services.common import Env, Person, event, record, record_rows
 from bot.services.offers import active_offers, assignee_buttons, offer, update_copies
@@ -424,19 +423,7 @@ def mark_done(
     if guest is not None:
         t = env.t(guest.language)
         out.send(Outgoing(chat_id=guest.chat_id, text=messages.done_for_guest(t, request)))
-        due = now + timedelta(seconds=env.hotel.followup_delay(request.department))
-        followup = FollowUp(
-            request_id=request_id, due_at=due, language=guest.language, created_at=now
-        )
-        session.add(followup)
-        record(
-            session,
-            request_id=request_id,
-            kind=EventKind.FOLLOWUP_SCHEDULED,
-            now=now,
-            due_at=due.isoformat(),
-        )
-        out.wake(due)
+        followups.schedule(session, out, env, request, guest, now)
     return request
 
 
