@@ -2,13 +2,16 @@
 
 A transaction that changes state writes the messages it causes into ``outbox`` before it
 commits, so a message exists exactly when its cause does. Senders in any number of instances
-claim rows with a lease; a crashed instance's claims are taken over when the lease ends.
+claim rows with a lease (``bot.queue``, shared with the intake), renewed while they work; a
+crashed instance's claims are taken over when the lease ends.
 
 Pacing follows Telegram's limits for all instances together, with a generic cell rate
 algorithm whose state (the *theoretical arrival time*) lives in the ``pacing`` table: per
 private chat about one message a second with a short burst, per group twenty a minute, and
-thirty a second overall. Edits count like sends. A chat that got a 429 waits for exactly
-``retry_after`` without holding up the others.
+thirty a second overall. Edits count like sends. A chat is paced from when Telegram answered
+its last message (``paced_sends``), not from when that message was planned, so a late send
+cannot let the next ones catch up. A chat that got a 429 waits for exactly ``retry_after``
+without holding up the others.
 """
 
 from __future__ import annotations
