@@ -16,7 +16,7 @@ import logging
 import random
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
@@ -26,7 +26,7 @@ from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
-from bot import outbox
+from bot import outbox, queue
 from bot.callbacks import CallbackSigner
 from bot.clock import Clock
 from bot.db import SessionFactory, any_pending_in, bookkeeping
@@ -71,6 +71,7 @@ class Outcome:
     hold_chat: bool = False
     blocked: bool = False
     error: str | None = None
+    answered_at: datetime | None = None  # when the attempt ended (Telegram's answer came)
 
 
 class Delivery(NamedTuple):
@@ -208,6 +209,8 @@ class Sender:
         self._sending = 0  # Bot API requests under way
         self._quiet = asyncio.Event()  # set when none is
         self._stopping = False
+        self._held = queue.Held(outbox.QUEUE, owner)  # claimed, outcome not yet recorded
+        self._heartbeat: asyncio.Task[None] | None = None
 
     @property
     def api(self) -> JsonApi:
@@ -221,6 +224,9 @@ class Sender:
     async def run(self) -> None:
         """Deliver until ``stop``; database trouble only delays delivery."""
         recorder = asyncio.create_task(self._record_results(), name="outbox-recorder")
+        self._heartbeat = asyncio.create_task(
+            queue.heartbeat(lambda: self._database(self.renew_leases)), name="outbox-heartbeat"
+        )
         try:
             await self._claim_loop()
         finally:
@@ -228,6 +234,18 @@ class Sender:
             with contextlib.suppress(asyncio.CancelledError):
                 await recorder
             self._flush_results()
+            if not self._tasks:  # else ``stop`` ends it once deliveries under way are done
+                self._heartbeat.cancel()
+
+    def renew_leases(self) -> int:
+        """Extend the leases of the rows claimed and not yet recorded (the heartbeat)."""
+        if not self._held.keys:
+            return 0
+        with self._sessions() as session:
+            bookkeeping(session)
+            renewed = self._held.renew(session, self._clock.now())
+            session.commit()
+            return renewed
 
     async def _claim_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -279,6 +297,8 @@ class Sender:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
         self._flush_results()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
 
     async def drain(self) -> int:
         """Deliver everything due now; return how many rows were tried.
@@ -307,6 +327,7 @@ class Sender:
                 limit=CLAIM_BATCH,
             )
             session.commit()
+            self._held.add(rows.rows)
             return rows
 
     async def _deliver_and_queue(self, row: OutboxMessage) -> None:
@@ -324,7 +345,7 @@ class Sender:
             self._sending += 1
             self._quiet.clear()
             try:
-                outcome = await self._attempt(message)
+                outcome = replace(await self._attempt(message), answered_at=self._clock.now())
             finally:
                 self._sending -= 1
                 if not self._sending:
@@ -366,14 +387,18 @@ class Sender:
         True if the sender should claim again (a chat has its next row waiting, or a blocked
         chat caused messages)."""
         try:
-            return self._record(results)
+            more = self._record(results)
         except Exception:
             if len(results) == 1:
                 log.exception(
                     "recording delivery of outbox row %s failed; its lease will expire",
                     results[0].row.id,
                 )
+                self._held.discard([results[0].row])
                 return False
+        else:
+            self._held.discard(result.row for result in results)
+            return more
         wanted = [self._write([result]) for result in results]  # every one, no short cut
         return any(wanted)
 
@@ -443,6 +468,12 @@ class Sender:
             connection.execute(_RECORD_OUTCOME, rows)
             if offers:
                 connection.execute(_REMEMBER_CARD, offers)
+            answered = [
+                (row.chat_id, outcome.answered_at)
+                for row, _message, outcome in results
+                if outcome.answered_at is not None and not outcome.hold_chat
+            ]
+            outbox.paced_sends(session, answered, self._rates)
             for row, _message, outcome in results:
                 if outcome.blocked:
                     outbox.drop_chat(session, row.chat_id, "blocked")
@@ -464,8 +495,9 @@ class Sender:
             "row": row.id,
             "owner": self._owner,
             "status": row.status,
-            "attempts": row.attempts + 1,
+            "attempts": row.attempts,  # the claim counted this attempt
             "not_before": row.not_before,
+            "send_at": row.send_at,
             "sent_at": None,
             "message": None,
             "error": outcome.error,
@@ -480,9 +512,9 @@ class Sender:
                     values["attempts"],
                 )
             else:
-                attempts = row.attempts + 1
-                wait = outcome.retry_in if outcome.hold_chat else backoff(attempts)
+                wait = outcome.retry_in if outcome.hold_chat else backoff(row.attempts)
                 values["not_before"] = now + timedelta(seconds=wait)
+                values["send_at"] = None  # recorded: a claim taking it again need not doubt it
                 if outcome.hold_chat:
                     outbox.hold_chat(session, row.chat_id, now + timedelta(seconds=wait))
                 log.warning(
@@ -509,6 +541,7 @@ _RECORD_OUTCOME = (
         status=bindparam("status"),
         attempts=bindparam("attempts"),
         not_before=bindparam("not_before"),
+        send_at=bindparam("send_at"),
         sent_at=bindparam("sent_at"),
         message_id=bindparam("message"),
         last_error=bindparam("error"),

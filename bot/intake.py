@@ -17,28 +17,17 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel import Session
 
-from bot.db import any_pending_in
 from bot.models import InboundStatus, InboundUpdate
+from bot.queue import LeasedQueue
 
 MAX_ATTEMPTS = 5
 
 _INBOUND = InboundUpdate.__table__  # type: ignore[attr-defined]
-_LEASE = (
-    update(_INBOUND)
-    .where(_INBOUND.c.update_id.in_(bindparam("ids", expanding=True)))
-    .values(
-        lease_owner=bindparam("owner"),
-        lease_until=bindparam("until"),
-        attempts=_INBOUND.c.attempts + 1,
-    )
-)
 
 
 @dataclass
@@ -106,60 +95,19 @@ def _insert_new(dialect: str) -> Any:
     )
 
 
+QUEUE = LeasedQueue(InboundUpdate, key="update_id", sequence=("received_at", "update_id"))
+
+
 def claim(
     session: Session, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
 ) -> Sequence[InboundUpdate]:
     """Lease the oldest pending update of each chat that is not held by a live lease."""
-    query = _claimable(session.get_bind().dialect.name, limit)
-    rows = session.exec(query, params={"now": now}).all()
-    if not rows:
-        return rows
-    until = now + lease
-    session.connection().execute(
-        _LEASE, {"ids": [row.update_id for row in rows], "owner": owner, "until": until}
-    )
-    for row in rows:
-        session.expunge(row)  # its new values are written above; the caller reads them
-        row.lease_owner, row.lease_until, row.attempts = owner, until, row.attempts + 1
-    return rows
+    return QUEUE.claim(session, owner=owner, now=now, lease=lease, limit=limit)
 
 
 def waiting_in(session: Session, chat_ids: Iterable[int | None]) -> bool:
     """Whether any of these chats has an update waiting (behind the ones just handled)."""
-    return any_pending_in(session.connection(), _INBOUND, chat_ids)
-
-
-@cache
-def _claimable(dialect: str, limit: int) -> SelectOfScalar[InboundUpdate]:
-    """The claim's query, built once per database and batch size (it runs several times a
-    second, and building it cost more than running it)."""
-    now = bindparam("now", type_=InboundUpdate.__table__.c.not_before.type)  # type: ignore[attr-defined]
-    older = aliased(InboundUpdate)
-    earlier_pending = (  # EXISTS stops at the first: a busy chat's updates are not all counted
-        select(older.update_id)
-        .where(
-            older.chat_id == InboundUpdate.chat_id,
-            older.status == InboundStatus.PENDING,
-            col(older.received_at) <= InboundUpdate.received_at,
-            (col(older.received_at) < InboundUpdate.received_at)
-            | (col(older.update_id) < InboundUpdate.update_id),
-        )
-        .exists()
-    )
-    query = (
-        select(InboundUpdate)
-        .where(
-            InboundUpdate.status == InboundStatus.PENDING,
-            col(InboundUpdate.not_before) <= now,
-            (col(InboundUpdate.lease_until).is_(None)) | (col(InboundUpdate.lease_until) < now),
-            (col(InboundUpdate.chat_id).is_(None)) | ~earlier_pending,
-        )
-        .order_by(col(InboundUpdate.received_at), col(InboundUpdate.update_id))
-        .limit(limit)
-    )
-    if dialect == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=InboundUpdate)
-    return query
+    return QUEUE.waiting_in(session, chat_ids)
 
 
 def mark_done(session: Session, update_id: int, now: datetime) -> None:
@@ -197,42 +145,16 @@ def mark_current_done(session: Session, now: datetime) -> None:
 def retry_later(session: Session, row: InboundUpdate, error: str, now: datetime) -> bool:
     """Put a failed update back with a backoff; give up after ``MAX_ATTEMPTS`` (returns False)."""
     give_up = row.attempts >= MAX_ATTEMPTS
-    session.execute(
-        update(InboundUpdate)
-        .where(
-            col(InboundUpdate.update_id) == row.update_id,
-            col(InboundUpdate.status) == InboundStatus.PENDING,
-        )
-        .values(
-            status=InboundStatus.FAILED if give_up else InboundStatus.PENDING,
-            not_before=now + timedelta(seconds=min(300, 2**row.attempts)),
-            lease_owner=None,
-            lease_until=None,
-            last_error=error[:300],
-        )
-    )
+    not_before = now + timedelta(seconds=min(300, 2**row.attempts))
+    QUEUE.retry(session, row.update_id, not_before=not_before, error=error, give_up=give_up)
     return not give_up
 
 
 def pending_count(session: Session) -> int:
     """Updates stored and not yet handled."""
-    return int(
-        session.exec(
-            select(func.count())
-            .select_from(InboundUpdate)
-            .where(InboundUpdate.status == InboundStatus.PENDING)
-        ).one()
-    )
+    return QUEUE.pending_count(session)
 
 
 def release_all(session: Session) -> int:
     """Drop every lease on pending rows; only for a process that knows it runs alone."""
-    result = session.execute(
-        update(InboundUpdate)
-        .where(
-            col(InboundUpdate.status) == InboundStatus.PENDING,
-            col(InboundUpdate.lease_owner).is_not(None),
-        )
-        .values(lease_owner=None, lease_until=None)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return QUEUE.release_all(session)

@@ -2,13 +2,16 @@
 
 A transaction that changes state writes the messages it causes into ``outbox`` before it
 commits, so a message exists exactly when its cause does. Senders in any number of instances
-claim rows with a lease; a crashed instance's claims are taken over when the lease ends.
+claim rows with a lease (``bot.queue``, shared with the intake), renewed while they work; a
+crashed instance's claims are taken over when the lease ends.
 
 Pacing follows Telegram's limits for all instances together, with a generic cell rate
 algorithm whose state (the *theoretical arrival time*) lives in the ``pacing`` table: per
 private chat about one message a second with a short burst, per group twenty a minute, and
-thirty a second overall. Edits count like sends. A chat that got a 429 waits for exactly
-``retry_after`` without holding up the others.
+thirty a second overall. Edits count like sends. A chat is paced from when Telegram answered
+its last message (``paced_sends``), not from when that message was planned, so a late send
+cannot let the next ones catch up. A chat that got a 429 waits for exactly ``retry_after``
+without holding up the others.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, insert, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.models import GLOBAL_PACING, OutboxMessage, OutboxStatus, Pacing, as_utc
 from bot.notifier import Button, Media, Outgoing
+from bot.queue import LEASE, LeasedQueue
 
 
 @dataclass(frozen=True)
@@ -112,11 +117,6 @@ def enqueue(session: Session, messages: Iterable[Outgoing], now: datetime) -> in
 
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 _INSERT = insert(_OUTBOX)
-_LEASE = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("row"))
-    .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"), send_at=bindparam("at"))
-)
 
 
 def _params(now: datetime, rates: Rates) -> dict[str, datetime]:
@@ -137,8 +137,7 @@ def _heads(session: Session, now: datetime, rates: Rates, limit: int) -> Sequenc
     Chats waiting for their pacing are left out here rather than skipped afterwards, so that
     they cost a claim nothing and cannot crowd ready rows out of the batch.
     """
-    query = _heads_query(session.get_bind().dialect.name, limit)
-    return session.exec(query, params=_params(now, rates)).all()
+    return QUEUE.heads(session, limit, _params(now, rates))
 
 
 def _waiting(session: Session, now: datetime, rates: Rates) -> list[datetime]:
@@ -157,7 +156,7 @@ def _waiting(session: Session, now: datetime, rates: Rates) -> list[datetime]:
 
 _PACING_TABLE = Pacing.__table__  # type: ignore[attr-defined]
 _WHEN = OutboxMessage.__table__.c.not_before.type  # type: ignore[attr-defined]
-_NOW = bindparam("now", type_=_WHEN)
+_NOW = bindparam("now", type_=_WHEN)  # the same parameter as the queue's own ``now``
 _PRIVATE_READY = bindparam("private_ready", type_=_WHEN)
 _GROUP_READY = bindparam("group_ready", type_=_WHEN)
 _CHAT_READY = case((_OUTBOX.c.chat_id < 0, _GROUP_READY), else_=_PRIVATE_READY)
@@ -203,36 +202,22 @@ _WAITING = (
 )
 
 
-@cache
-def _heads_query(dialect: str, limit: int) -> SelectOfScalar[OutboxMessage]:
-    """``_heads``'s query, built once per database and batch size: it runs several times a
-    second, and building it cost more than running it."""
-    older = aliased(OutboxMessage)
-    earlier_pending = (  # EXISTS stops at the first: a busy chat's rows are not all counted
-        select(older.id)
-        .where(
-            older.chat_id == OutboxMessage.chat_id,
-            older.status == OutboxStatus.PENDING,
-            col(older.id) < OutboxMessage.id,
-        )
-        .exists()
+def _paced(query: SelectOfScalar[Any]) -> SelectOfScalar[Any]:
+    """The claim's pacing condition: a chat may send now when its theoretical arrival time is
+    within its burst tolerance."""
+    return query.outerjoin(_PACING_TABLE, _PACING_TABLE.c.chat_id == OutboxMessage.chat_id).where(
+        _PACING_TABLE.c.tat.is_(None) | (_PACING_TABLE.c.tat <= _CHAT_READY)
     )
-    query = (
-        select(OutboxMessage)
-        .outerjoin(_PACING_TABLE, _PACING_TABLE.c.chat_id == OutboxMessage.chat_id)
-        .where(
-            OutboxMessage.status == OutboxStatus.PENDING,
-            col(OutboxMessage.not_before) <= _NOW,
-            _UNLEASED,
-            _PACING_TABLE.c.tat.is_(None) | (_PACING_TABLE.c.tat <= _CHAT_READY),
-            ~earlier_pending,
-        )
-        .order_by(col(OutboxMessage.not_before), col(OutboxMessage.id))
-        .limit(limit)
-    )
-    if dialect == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
-    return query
+
+
+QUEUE = LeasedQueue(
+    OutboxMessage,
+    key="id",
+    sequence=("id",),
+    priority=("not_before", "id"),
+    narrow=_paced,
+    lease_values=("send_at",),
+)
 
 
 class _Pacings:
@@ -257,7 +242,9 @@ class _Pacings:
         inserts = [{"chat_id": c, "tat": self.tat[c]} for c in changed if c in self._new]
         updates = [{"chat": c, "tat": self.tat[c]} for c in changed if c not in self._new]
         if inserts:
-            self._connection.execute(_PACING_INSERT, inserts)
+            # Another instance may have written the chat's first row since it was read (no
+            # row to lock then): the later of the two times stands.
+            self._connection.execute(_pacing_upsert(self._connection.dialect.name), inserts)
         if updates:
             self._connection.execute(_PACING_UPDATE, updates)
 
@@ -268,11 +255,30 @@ _PACING = (
     .order_by(_PACING_TABLE.c.chat_id)
 )
 _PACING_FOR_UPDATE = _PACING.with_for_update()
-_PACING_INSERT = insert(_PACING_TABLE)
 _PACING_UPDATE = (
     update(_PACING_TABLE)
     .where(_PACING_TABLE.c.chat_id == bindparam("chat"))
     .values(tat=bindparam("tat"))
+)
+
+
+@cache
+def _pacing_upsert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE keeping the later time, built once per database."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(_PACING_TABLE)
+    later = case(
+        (_PACING_TABLE.c.tat > statement.excluded.tat, _PACING_TABLE.c.tat),
+        else_=statement.excluded.tat,
+    )
+    return statement.on_conflict_do_update(index_elements=["chat_id"], set_={"tat": later})
+
+
+# After a send: the chat's time as if the message arrived when its answer did, never earlier.
+_PACING_SENT = (
+    update(_PACING_TABLE)
+    .where(_PACING_TABLE.c.chat_id == bindparam("chat"), _PACING_TABLE.c.tat < bindparam("_tat"))
+    .values(tat=bindparam("_tat"))
 )
 
 
@@ -291,7 +297,7 @@ def claim(
     now: datetime,
     rates: Rates,
     horizon: timedelta = timedelta(seconds=1),
-    lease: timedelta = timedelta(seconds=30),
+    lease: timedelta = LEASE,
     limit: int = 100,
 ) -> Claimed:
     """Lease rows that may go now to ``owner`` and give each its place in the bot's overall
@@ -301,20 +307,26 @@ def claim(
     left unclaimed, and ``next_at`` says when it may go: were it leased with a later slot, the
     bot's overall pacing would have to pass that slot too, and every other chat's messages
     (a guest's acknowledgement behind a busy staff member's fourth card) would wait for it.
-    On PostgreSQL the pacing rows involved, the global one included, are locked in one query
-    in chat-id order, which serialises claimers across instances without deadlocks; SQLite
-    runs a single instance.
+    A row taken over from a lease that ended without an outcome (its instance died, maybe
+    after Telegram had it) counts as sent just now in its chat's pacing, so that sending it
+    again cannot make the chat's burst one too many. On PostgreSQL the pacing rows involved,
+    the global one included, are locked in one query in chat-id order, which serialises
+    claimers across instances without deadlocks; SQLite runs a single instance.
     """
     global_interval, global_burst = rates.overall
     heads = _heads(session, now, rates, limit)
     pacing = _Pacings(session, [GLOBAL_PACING, *(row.chat_id for row in heads)], now)
     tat = pacing.tat
     claimed: list[OutboxMessage] = []
-    leases: list[dict[str, Any]] = []
+    slots: list[datetime] = []
     later: list[datetime] = []
+    forgotten: list[int] = []
     for row in heads:
         chat = row.chat_id
         chat_interval, chat_burst = rates.for_chat(chat)
+        if row.send_at is not None:  # planned before, never recorded: maybe sent just now
+            tat[chat] = max(tat[chat], now + chat_interval)
+            forgotten.append(row.id)  # type: ignore[arg-type]
         ready = max(row.not_before, tat[chat] - chat_burst)
         if ready > now:  # another instance paced the chat since the query (PostgreSQL)
             later.append(ready)
@@ -326,18 +338,45 @@ def claim(
         tat[chat] = max(tat[chat], slot) + chat_interval
         tat[GLOBAL_PACING] = max(tat[GLOBAL_PACING], slot) + global_interval
         claimed.append(row)
-        leases.append({"row": row.id, "owner": owner, "until": slot + lease, "at": slot})
+        slots.append(slot)
     pacing.save()
-    if leases:
-        session.connection().execute(_LEASE, leases)
+    left = set(forgotten).difference(row.id for row in claimed)
+    if left:  # counted once: not again at the claim that takes them
+        session.connection().execute(_FORGET_SLOT, {"rows": sorted(left)})
+    if claimed:
+        QUEUE.lease(
+            session,
+            claimed,
+            owner=owner,
+            until=[slot + lease for slot in slots],
+            send_at=slots,
+        )
         _defer_paced(session, claimed, tat, rates, now)
-    for row in heads:
-        session.expunge(row)  # its lease is written above; the caller reads it after commit
-    for row, values in zip(claimed, leases, strict=True):
-        row.lease_owner, row.lease_until, row.send_at = owner, values["until"], values["at"]
     if len(heads) < limit:  # rows waiting for their chat or their retry time: until when
         later.extend(_waiting(session, now, rates))
     return Claimed(claimed, min(later, default=None))
+
+
+_FORGET_SLOT = (
+    update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("rows", expanding=True))).values(send_at=None)
+)
+
+
+def paced_sends(session: Session, answered: Iterable[tuple[int, datetime]], rates: Rates) -> None:
+    """Pace each chat from when its message was answered rather than from its planned slot.
+
+    A send that left late (a busy event loop, a slow network) reached Telegram later than
+    planned, so the chat's next messages are spaced from then: otherwise the queued ones
+    catch up and Telegram sees more than its burst inside a second. A chat has one message
+    in flight at a time, so this is the exact pacing of its sends, erring late.
+    """
+    latest: dict[int, datetime] = {}
+    for chat_id, at in answered:
+        tat = at + rates.for_chat(chat_id)[0]
+        latest[chat_id] = max(tat, latest.get(chat_id, tat))
+    if latest:  # in chat-id order, as claims lock them
+        params = [{"chat": chat, "_tat": latest[chat]} for chat in sorted(latest)]
+        session.connection().execute(_PACING_SENT, params)
 
 
 def _defer_paced(
@@ -398,12 +437,4 @@ def drop_chat(session: Session, chat_id: int, reason: str) -> int:
 
 def release_all(session: Session) -> int:
     """Drop every lease on pending rows; only for a process that knows it runs alone."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            col(OutboxMessage.status) == OutboxStatus.PENDING,
-            col(OutboxMessage.lease_owner).is_not(None),
-        )
-        .values(lease_owner=None, lease_until=None)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return QUEUE.release_all(session)

@@ -14,7 +14,6 @@ import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 
-from bot import intake, messages, outbox
+from bot import intake, messages, outbox, queue
 from bot.db import bookkeeping
 from bot.deps import Deps
 from bot.i18n import I18n
@@ -33,7 +32,9 @@ log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 25
 CLAIM_BATCH = 50  # stored updates leased per claim
-LEASE = timedelta(seconds=30)  # handling takes milliseconds; marking done guards a late twin
+# Handling takes milliseconds and the heartbeat renews it meanwhile; marking done guards a
+# late twin.
+LEASE = queue.LEASE
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
@@ -55,6 +56,7 @@ class Processor:
         self._poll_interval = poll_interval
         self._wakeup = asyncio.Event()
         self._stopping = False
+        self._held = queue.Held(intake.QUEUE, owner, LEASE)  # claimed, not yet handled
 
     def wake(self) -> None:
         """New updates were stored."""
@@ -67,15 +69,31 @@ class Processor:
 
     async def run(self) -> None:
         """Claim and handle updates until stopped."""
-        while not self._stopping:
-            self._wakeup.clear()
-            try:
-                await self.drain()  # returns after a claim came back empty
-            except SQLAlchemyError as exc:
-                log.warning("cannot read stored updates (%s); retrying", _first_line(exc))
-            # Updates stored meanwhile have set the event: then this does not wait.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+        heartbeat = asyncio.create_task(queue.heartbeat(self._beat), name="intake-heartbeat")
+        try:
+            while not self._stopping:
+                self._wakeup.clear()
+                try:
+                    await self.drain()  # returns after a claim came back empty
+                except SQLAlchemyError as exc:
+                    log.warning("cannot read stored updates (%s); retrying", _first_line(exc))
+                # Updates stored meanwhile have set the event: then this does not wait.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+        finally:
+            heartbeat.cancel()
+
+    async def _beat(self) -> None:
+        if self._held.keys:
+            self.renew_leases()
+
+    def renew_leases(self) -> int:
+        """Extend the leases of the updates claimed and not yet handled (the heartbeat)."""
+        with self._deps.sessions() as session:
+            bookkeeping(session)
+            renewed = self._held.renew(session, self._deps.clock.now())
+            session.commit()
+            return renewed
 
     async def drain(self) -> int:
         """Handle every stored update that is due now; return how many were handled.
@@ -92,14 +110,19 @@ class Processor:
                     session, owner=self._owner, now=now, lease=LEASE, limit=CLAIM_BATCH
                 )
                 session.commit()
-            for row in rows:
-                if self._stopping:
-                    break
-                await self._process(row)
-                count += 1
-                # Handling blocks the loop on the database: let the sender and the poller run
-                # between updates, so acknowledgements go out while a burst is handled.
-                await asyncio.sleep(0)
+            self._held.add(rows)
+            try:
+                for row in rows:
+                    if self._stopping:
+                        break
+                    await self._process(row)
+                    self._held.discard([row])
+                    count += 1
+                    # Handling blocks the loop on the database: let the sender and the poller
+                    # run between updates, so acknowledgements go out while a burst is handled.
+                    await asyncio.sleep(0)
+            finally:  # a row not handled (stopping, a database error) waits for its lease's end
+                self._held.discard(rows)
             if len(rows) < CLAIM_BATCH:
                 with self._deps.sessions() as session:
                     if not intake.waiting_in(session, (row.chat_id for row in rows)):

@@ -14,7 +14,8 @@ last kill the system is left to settle until every request is closed, then stopp
 The database and the fake's record of every Bot API call are then checked against the bot's
 durability claims: no request lost (each guest message became exactly one request and was
 acknowledged), no follow-up lost, no request accepted twice in one round, at most one duplicate
-guest-visible message per kill, every update stored and handled, and no outbox row left behind.
+guest-visible message per kill, every update stored and handled, no outbox row left behind, and
+no message refused for Telegram's flood limits, which the fake enforces (``RateLimits``).
 A summary table is printed; the exit code is 0 only if every check passed.
 """
 
@@ -62,7 +63,7 @@ from bot.models import (
     as_utc,
 )
 from tests.conftest import TEST_HOTEL, reset_database
-from tests.fakebotapi import Call, FakeBotAPIThread
+from tests.fakebotapi import Call, FakeBotAPIThread, RateLimits
 
 JSONDict = dict[str, Any]
 
@@ -123,6 +124,7 @@ class Options:
     reset: bool = True
     keep_workdir: bool = False
     verbose: bool = False
+    rate_limits: bool = True  # the fake enforces Telegram's flood limits (429 beyond them)
 
 
 @dataclass(frozen=True)
@@ -571,6 +573,7 @@ class Analysis:
     def __init__(self, people: People, data: Snapshot, calls: Sequence[Call]) -> None:
         self.people = people
         self.data = data
+        self.calls = calls
         self.shown = shown_messages(calls)
         self.guest_chats = {
             guest.chat_id: guest for guest in data.guests if guest.telegram_id >= 9001
@@ -798,6 +801,30 @@ class Analysis:
         median = delays[len(delays) // 2][0]
         return (
             f"median {median:.2f} s, max {worst:.1f} s (request #{number}, update {sent.update_id})"
+        )
+
+    def flood_refusals(self, limited: bool) -> Check:
+        """Messages Telegram's flood limits refused (429): the bot's pacing must prevent all."""
+        shown = [c for c in self.calls if c.method.lower() in SHOW_METHODS]
+        evidence = []
+        for call in shown:
+            if call.status != 429:
+                continue
+            chat = call.params.get("chat_id")
+            before = [
+                f"{c.time - call.time:+.2f}"
+                for c in shown
+                if c.params.get("chat_id") == chat and call.time - 3 < c.time < call.time
+            ]
+            evidence.append(
+                f"{call.method} to chat {chat}: {call.description}; the chat's calls in the 3 s "
+                f"before (s): {', '.join(before) or 'none'}"
+            )
+        return Check(
+            "messages refused with 429 (flood limits)",
+            len(evidence),
+            0 if limited else None,
+            tuple(evidence),
         )
 
     def slow_acks(self) -> Check:
@@ -1030,7 +1057,8 @@ class CrashRun:
         if self.options.reset:
             reset_database(self.engine)
         config = hotel_config(self.workdir / "hotel.toml")
-        with quiet_fake_server(), FakeBotAPIThread() as fake:
+        limits = RateLimits() if self.options.rate_limits else None
+        with quiet_fake_server(), FakeBotAPIThread(rate_limits=limits) as fake:
             env = self._env(fake, config)
             self._register_staff(env)
             people = People(fake, self.rng, self.options)
@@ -1209,6 +1237,7 @@ class CrashRun:
             Check("updates never confirmed to the fake", pending_in_fake, 0),
             *analysis.outbox(),
             analysis.slow_acks(),
+            analysis.flood_refusals(self.options.rate_limits),
             Check("bot exits by themselves", len(exits), 0, tuple(exits)),
             Check(
                 "non-zero exit codes after SIGTERM",
@@ -1260,6 +1289,11 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument("--workdir", type=Path, help="where logs and the SQLite file go")
     parser.add_argument("--keep", action="store_true", help="keep the work directory on success")
+    parser.add_argument(
+        "--no-rate-limits",
+        action="store_true",
+        help="let the fake accept any number of messages (by default it enforces Telegram's)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print kills as they happen")
     args = parser.parse_args(argv)
     return Options(
@@ -1273,6 +1307,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         workdir=args.workdir,
         keep_workdir=args.keep,
         verbose=args.verbose,
+        rate_limits=not args.no_rate_limits,
     )
 
 

@@ -16,7 +16,7 @@ from bot import intake
 from bot.app import processor_for
 from bot.db import make_engine, session_factory
 from bot.models import InboundStatus, InboundUpdate, OutboxMessage, Request
-from bot.runner import LEASE, Poller, WebhookServer
+from bot.runner import LEASE, Poller, Processor, WebhookServer
 from tests.harness import Bot
 from tests.telegram_fakes import callback_update, message_update
 
@@ -61,15 +61,6 @@ def test_chat_of_every_kind_of_update() -> None:
         == 9
     )
     assert intake.chat_of({"update_id": 1}) is None
-
-
-def test_claims_keep_each_chat_in_order(engine: Engine, bot: Bot) -> None:
-    first, second, other = message_update(1, "a"), message_update(1, "b"), message_update(2, "c")
-    store(engine, first, second, other, now=bot.clock.now())
-    with session_factory(engine)() as session:
-        claimed = intake.claim(session, owner="a", now=bot.clock.now(), lease=LEASE)
-        session.commit()
-    assert [r.update_id for r in claimed] == [first["update_id"], other["update_id"]]
 
 
 async def test_processor_handles_stored_updates_and_marks_them_done(
@@ -270,15 +261,30 @@ async def test_a_refused_button_answer_does_not_fail_a_handled_update(
     assert [r.status for r in inbound(engine)] == [InboundStatus.DONE]
 
 
-def test_a_lone_instance_releases_the_leases_of_its_killed_predecessor(
+async def test_a_processors_heartbeat_keeps_the_lease_of_an_update_under_way(
     engine: Engine, bot: Bot
 ) -> None:
+    """While one update takes long, the heartbeat renews its lease: no other instance takes it,
+    however long past one lease; had the processor died, it would be taken within a lease."""
     store(engine, message_update(GUEST, "towels"), now=bot.clock.now())
+    release, started = asyncio.Event(), asyncio.Event()
+    renewed: list[int] = []
+
+    async def slow(update: Any) -> None:
+        started.set()
+        await release.wait()
+
+    processor = Processor(bot.deps, "live", slow, lambda payload: payload)  # type: ignore[arg-type, return-value]
+    draining = asyncio.create_task(processor.drain())
+    await asyncio.wait_for(started.wait(), 5)
     with session_factory(engine)() as session:
-        intake.claim(session, owner="killed", now=bot.clock.now(), lease=LEASE)
-        session.commit()
-    with session_factory(engine)() as session:
-        assert intake.release_all(session) == 1
-        session.commit()
-    with session_factory(engine)() as session:
-        assert len(intake.claim(session, owner="new", now=bot.clock.now(), lease=LEASE)) == 1
+        for _ in range(3):
+            bot.clock.advance(LEASE.total_seconds() - 1)
+            renewed.append(processor.renew_leases())
+            assert intake.claim(session, owner="other", now=bot.clock.now(), lease=LEASE) == []
+        bot.clock.advance(LEASE.total_seconds() + 1)
+        assert len(intake.claim(session, owner="other", now=bot.clock.now(), lease=LEASE)) == 1
+        session.rollback()
+    release.set()
+    assert await draining == 1
+    assert renewed == [1, 1, 1]

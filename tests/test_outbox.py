@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -24,6 +25,7 @@ from bot.models import (
     Offer,
     OutboxMessage,
     OutboxStatus,
+    Pacing,
     Request,
     RequestStatus,
     Role,
@@ -32,10 +34,12 @@ from bot.models import (
 )
 from bot.notifier import Outgoing
 from bot.outbox import Rates
+from bot.queue import LEASE
 from bot.services.common import Env, Person
 from bot.services.unreachable import chat_blocked
 from bot.telegram_http import JsonApi
 from tests.conftest import Desk, accept, guest_writes, mark_done, register, set_duty
+from tests.fakebotapi import RateLimits
 from tests.telegram_fakes import RecordingRequest
 
 NO_PACING = Rates(private_interval=0, group_interval=0, global_interval=0)
@@ -54,28 +58,6 @@ def claim(
         rows = outbox.claim(session, owner=owner, now=clock.now(), rates=rates).rows
         session.commit()
         return rows
-
-
-def test_messages_of_a_chat_go_out_in_order_one_at_a_time(engine: Engine, clock: FakeClock) -> None:
-    put(
-        engine,
-        Outgoing(1, "first"),
-        Outgoing(1, "second"),
-        Outgoing(2, "other chat"),
-        now=clock.now(),
-    )
-    first = claim(engine, "a", clock)
-    assert [(r.chat_id, r.payload["text"]) for r in first] == [(1, "first"), (2, "other chat")]
-    assert claim(engine, "b", clock) == []  # chat 1's head is leased, chat 2 has nothing else
-
-
-def test_an_expired_lease_is_taken_over(engine: Engine, clock: FakeClock) -> None:
-    put(engine, Outgoing(1, "hello"), now=clock.now())
-    assert [r.lease_owner for r in claim(engine, "dead-instance", clock)] == ["dead-instance"]
-    clock.advance(29)
-    assert claim(engine, "survivor", clock) == []
-    clock.advance(2)
-    assert [r.lease_owner for r in claim(engine, "survivor", clock)] == ["survivor"]
 
 
 def test_private_chat_pacing_allows_a_short_burst_then_one_a_second(
@@ -568,3 +550,154 @@ def test_only_bookkeeping_commits_skip_waiting_for_the_disk(engine: Engine) -> N
         session.commit()
         # the next transaction on the same connection is durable again
         assert session.connection().exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
+class TimedRequest(RecordingRequest):
+    """The recording fake, noting when (by the test's clock) each message reached Telegram;
+    ``late`` makes the network hold one of them ``seconds`` on its way, ``gate`` holds every
+    send until it is set."""
+
+    def __init__(self, clock: FakeClock, late: int | None = None, seconds: float = 0.0) -> None:
+        super().__init__()
+        self.clock = clock
+        self.late, self.seconds = late, seconds
+        self.arrivals: list[tuple[int, datetime]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.waiting = asyncio.Event()
+
+    async def do_request(
+        self, url: str, method: str, request_data: Any = None, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        if url.rsplit("/", 1)[-1] in ("sendMessage", "editMessageText"):
+            self.waiting.set()
+            await self.gate.wait()
+            if len(self.arrivals) + 1 == self.late:
+                self.clock.advance(self.seconds)
+            self.arrivals.append((int(request_data.parameters["chat_id"]), self.clock.now()))
+        return await super().do_request(url, method, request_data, *args, **kwargs)
+
+
+def flood_refusals(arrivals: list[tuple[int, datetime]]) -> list[str]:
+    """The messages Telegram's flood limits (as the fake Bot API enforces them) would refuse."""
+    limits, tat, refused = RateLimits(), dict[int | None, float](), []
+    for chat, when in arrivals:
+        at = when.timestamp()
+        keys = (None, chat)
+        if any(tat.get(key, at) - limits.bucket(key)[1] > at for key in keys):
+            refused.append(f"chat {chat} at {when:%S.%f}")
+            continue
+        for key in keys:
+            tat[key] = max(tat.get(key, at), at) + limits.bucket(key)[0]
+    return refused
+
+
+async def send_everything(sender: Sender, engine: Engine, clock: FakeClock) -> None:
+    """Drain the outbox as time goes on, a twentieth of a second at a time."""
+    for _ in range(400):
+        await sender.drain()
+        if all(row.status != OutboxStatus.PENDING for row in rows(engine)):
+            return
+        clock.advance(0.05)
+    raise AssertionError("the outbox did not empty")
+
+
+@pytest.fixture
+async def timed_bot() -> AsyncIterator[Callable[[TimedRequest], Awaitable[JsonApi]]]:
+    bots: list[Bot] = []
+
+    async def api(request: TimedRequest) -> JsonApi:
+        bot = Bot("123456:TEST", request=request, get_updates_request=request)
+        await bot.initialize()
+        bots.append(bot)
+        return JsonApi(bot, request)
+
+    yield api
+    for bot in bots:
+        await bot.shutdown()
+
+
+async def test_a_send_delayed_by_the_network_does_not_let_the_chats_next_ones_catch_up(
+    engine: Engine, env: Env, clock: FakeClock, timed_bot: Any
+) -> None:
+    """A staff chat's first card reaches Telegram two seconds late: the cards queued behind it
+    are paced from when it arrived, not from when it was planned, so they do not catch up
+    and four arrive inside one second."""
+    telegram = TimedRequest(clock, late=1, seconds=2.0)
+    put(engine, *(Outgoing(7, f"card {n}") for n in range(8)), now=clock.now())
+    sender = make_sender(await timed_bot(telegram), engine, env, clock, rates=Rates())
+
+    await send_everything(sender, engine, clock)
+
+    assert telegram.texts(7) == [f"card {n}" for n in range(8)]
+    assert flood_refusals(telegram.arrivals) == []
+
+
+async def test_a_message_taken_over_from_a_killed_sender_counts_its_lost_send(
+    engine: Engine, env: Env, clock: FakeClock, timed_bot: Any
+) -> None:
+    """The killed instance sent a card late, then died before recording it; the restarted one
+    sends it again, and paces the chat as if the lost send had just happened."""
+    telegram = TimedRequest(clock)
+    put(engine, *(Outgoing(7, f"card {n}") for n in range(4)), now=clock.now())
+    with session_factory(engine)() as session:
+        assert len(outbox.claim(session, owner="killed", now=clock.now(), rates=Rates()).rows)
+        session.commit()
+    lost = (7, clock.advance(0.9))  # its send reached Telegram, the process died
+    clock.advance(0.1)
+    with session_factory(engine)() as session:  # restarted alone, as on SQLite
+        outbox.release_all(session)
+        session.commit()
+    sender = make_sender(await timed_bot(telegram), engine, env, clock, rates=Rates())
+
+    await send_everything(sender, engine, clock)
+
+    assert telegram.texts(7) == [f"card {n}" for n in range(4)]  # card 0 twice, with the lost one
+    assert flood_refusals([lost, *telegram.arrivals]) == []
+
+
+async def test_a_senders_heartbeat_keeps_the_lease_of_a_send_under_way(
+    engine: Engine, env: Env, clock: FakeClock, timed_bot: Any
+) -> None:
+    telegram = TimedRequest(clock)
+    telegram.gate.clear()  # the send hangs on the network
+    put(engine, Outgoing(1, "slow to leave"), now=clock.now())
+    sender = make_sender(await timed_bot(telegram), engine, env, clock, poll_interval=60)
+    running = asyncio.create_task(sender.run())
+    try:
+        await asyncio.wait_for(telegram.waiting.wait(), 5)
+        for _ in range(3):  # well past one lease, renewed by each heartbeat
+            clock.advance(LEASE.total_seconds() - 1)
+            assert sender.renew_leases() == 1
+            assert claim(engine, "other-instance", clock) == []
+        clock.advance(LEASE.total_seconds() + 1)  # had it died: taken over
+        assert [r.payload["text"] for r in claim(engine, "other-instance", clock)] == [
+            "slow to leave"
+        ]
+    finally:
+        telegram.gate.set()
+        await sender.stop()
+        running.cancel()
+
+
+def test_instances_pacing_a_new_chat_at_once_keep_the_later_time(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """Two claimers both find no pacing row for a chat and both write one: no error, and the
+    later time stands (on PostgreSQL this was a unique violation on ``pacing_pkey``)."""
+    first, second = session_factory(engine)(), session_factory(engine)()
+    try:
+        mine = outbox._Pacings(first, [4242], clock.now())
+        theirs = outbox._Pacings(second, [4242], clock.now())
+        mine.tat[4242] = clock.now() + timedelta(seconds=2)
+        mine.save()
+        first.commit()
+        theirs.tat[4242] = clock.now() + timedelta(seconds=1)
+        theirs.save()
+        second.commit()
+    finally:
+        first.close()
+        second.close()
+    with Session(engine) as session:
+        stored = session.get_one(Pacing, 4242)
+    assert as_utc(stored.tat) == clock.now() + timedelta(seconds=2)
