@@ -13,22 +13,20 @@ from bot import messages
 from bot.deps import ConciergeContext
 from bot.i18n import Translator
 from bot.services import errors, reports
-from handlers.common import PRIVATE, reply
+from handlers.common import PRIVATE, reply, staff_id
 
 
 async def _answer(
     update: Update,
     context: ConciergeContext,
-    build: Callable[[Session, int], str],
+    build: Callable[[Session, int | None], str],
     usage: Callable[[Translator], str],
 ) -> None:
     """Build a read-only view for the supervisor writing and send it; a bad argument gets the
     command's usage, a refusal (not a supervisor) its explanation."""
-    user = update.effective_user
-    assert user is not None
     try:
         with context.deps.session() as session:
-            text = build(session, user.id)
+            text = build(session, staff_id(context))
     except reports.BadArgument:
         text = usage(context.t)
     except errors.DomainError as error:
@@ -49,8 +47,8 @@ async def log(update: Update, context: ConciergeContext) -> None:
     await _answer(
         update,
         context,
-        lambda session, user: reports.timeline(
-            session, context.env, telegram_id=user, request_id=int(arg)
+        lambda session, reader: reports.timeline(
+            session, context.env, staff_id=reader, request_id=int(arg)
         ),
         messages.log_usage,
     )
@@ -61,10 +59,10 @@ async def followup_log(update: Update, context: ConciergeContext) -> None:
     await _answer(
         update,
         context,
-        lambda session, user: reports.followup_log(
+        lambda session, reader: reports.followup_log(
             session,
             context.env,
-            telegram_id=user,
+            staff_id=reader,
             day_spec=_first_arg(context),
             now=context.deps.clock.now(),
         ),
@@ -77,10 +75,10 @@ async def period_report(update: Update, context: ConciergeContext) -> None:
     await _answer(
         update,
         context,
-        lambda session, user: reports.period_report(
+        lambda session, reader: reports.period_report(
             session,
             context.env,
-            telegram_id=user,
+            staff_id=reader,
             period_spec=_first_arg(context),
             now=context.deps.clock.now(),
         ),
