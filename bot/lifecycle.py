@@ -251,10 +251,10 @@ def move_many(
     One statement for the batch and one for its events; returns the ids that moved.
     """
     rows = [row for row in TRANSITIONS if row.action is action and Role.SYSTEM in row.roles]
-    if not request_ids or not rows:
+    if not rows or len({(row.target, row.event) for row in rows}) != 1:
+        raise ValueError(f"{action} is not a system action with one outcome")
+    if not request_ids:
         return []
-    if len({(row.target, row.event) for row in rows}) != 1:
-        raise ValueError(f"{action} is not a batch action: its rows differ")
     statement = (
         update(Request)
         .where(
