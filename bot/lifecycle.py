@@ -161,10 +161,12 @@ def check(
     raise errors.StaleAction(request.id, request.status)
 
 
-def allows(request: Request, action: Action, by: Staff | Guest | None) -> bool:
+def allows(
+    request: Request, action: Action, by: Staff | Guest | None, *, offered: bool = False
+) -> bool:
     """Whether ``by`` may do ``action`` to ``request`` as it is now."""
     row = TABLE.get((RequestStatus(request.status), action))
-    return row is not None and bool(row.roles & roles(request, by))
+    return row is not None and bool(row.roles & roles(request, by, offered=offered))
 
 
 def _entering(row: Transition, by: Staff | Guest | None, now: datetime) -> dict[str, Any]:
