@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -137,13 +137,20 @@ class GuestAction(Protocol):
     ) -> object: ...
 
 
-def request_button(
-    action: StaffAction, doc: str
-) -> Callable[[Update, ConciergeContext], Coroutine[Any, Any, None]]:
-    """A staff button callback running ``action`` on the request id its pattern captured."""
+Callback = Callable[[Update, ConciergeContext], Coroutine[Any, Any, None]]
+
+
+@overload
+def request_button(action: StaffAction, doc: str) -> Callback: ...
+@overload
+def request_button(action: GuestAction, doc: str, *, by_guest: Literal[True]) -> Callback: ...
+def request_button(action: Callable[..., object], doc: str, *, by_guest: bool = False) -> Callback:
+    """A button callback running ``action`` on the request id its pattern captured, for the
+    staff member (or, ``by_guest``, the guest) who pressed it."""
 
     async def callback(update: Update, context: ConciergeContext) -> None:
         (request_id,) = match_groups(context)
+        presser = {"guest_id": guest_id(context)} if by_guest else {"staff_id": staff_id(context)}
         await press(
             update,
             context,
@@ -151,33 +158,9 @@ def request_button(
                 tx.session,
                 tx.outbox,
                 context.env,
-                staff_id=staff_id(context),
                 request_id=int(request_id),
                 now=tx.now,
-            ),
-        )
-
-    callback.__doc__ = doc
-    return callback
-
-
-def guest_request_button(
-    action: GuestAction, doc: str
-) -> Callable[[Update, ConciergeContext], Coroutine[Any, Any, None]]:
-    """A guest button callback running ``action`` on the request id its pattern captured."""
-
-    async def callback(update: Update, context: ConciergeContext) -> None:
-        (request_id,) = match_groups(context)
-        await press(
-            update,
-            context,
-            lambda tx: action(
-                tx.session,
-                tx.outbox,
-                context.env,
-                guest_id=guest_id(context),
-                request_id=int(request_id),
-                now=tx.now,
+                **presser,
             ),
         )
 

@@ -15,12 +15,12 @@ from bot.services.requests import Content
 from handlers.common import (
     PRIVATE,
     guest_id,
-    guest_request_button,
     match_groups,
     person_of,
     press,
     pressed_message_id,
     reply,
+    request_button,
 )
 
 REQUEST_CONTENT = (
@@ -91,7 +91,7 @@ async def room(update: Update, context: ConciergeContext) -> None:
         )
 
 
-on_cancel = guest_request_button(requests.cancel, "Cancel one of the guest's requests.")
+on_cancel = request_button(requests.cancel, "Cancel one of the guest's requests.", by_guest=True)
 
 
 async def on_pick(update: Update, context: ConciergeContext) -> None:

@@ -37,16 +37,12 @@ async def duty(update: Update, context: ConciergeContext) -> None:
 async def on_duty_button(update: Update, context: ConciergeContext) -> None:
     """Switch duty from the button."""
     (state,) = match_groups(context)
+    who = staff_id(context)
     await press(
         update,
         context,
         lambda tx: staff.set_duty(
-            tx.session,
-            tx.outbox,
-            context.env,
-            staff_id=staff_id(context),
-            on=state == "on",
-            now=tx.now,
+            tx.session, tx.outbox, context.env, staff_id=who, on=state == "on", now=tx.now
         ),
     )
 

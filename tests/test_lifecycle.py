@@ -13,9 +13,9 @@ from sqlmodel import Session, col, select
 from bot import lifecycle
 from bot.lifecycle import Action, Role
 from bot.models import Event, EventKind, Guest, Offer, Request, RequestStatus, Staff
-from bot.models import Role as StaffRole
 from bot.services import errors
-from tests.conftest import START
+from bot.services.common import Person
+from tests.conftest import START, Desk, start_chat
 
 S = RequestStatus
 A = Action
@@ -64,7 +64,7 @@ class Hotel:
     """The people of one walk: the guest who asked, another guest, and four staff."""
 
     anna: Guest
-    eve: Guest
+    giulia: Guest  # another guest
     maria: Staff  # accepted the request, where it has an assignee
     luca: Staff  # holds an offer of it
     olga: Staff  # front desk: neither
@@ -73,7 +73,7 @@ class Hotel:
     def parties(self, state: RequestStatus) -> list[Party]:
         found = [
             Party("Anna", Role.GUEST, self.anna),
-            Party("Eve", None, self.eve),
+            Party("Giulia", None, self.giulia),
             Party("Luca", Role.OFFERED, self.luca, offered=True),
             Party("Olga", Role.STAFF, self.olga),
             Party("Sofia", Role.SUPERVISOR, self.sofia),
@@ -89,44 +89,40 @@ def _assigned(state: RequestStatus) -> bool:
 
 
 @pytest.fixture
-def people(engine: Engine) -> Iterator[tuple[Session, Hotel]]:
+def people(
+    engine: Engine,
+    desk: Desk,
+    guest_room_412: Person,
+    guest_italian: Person,
+    maria_housekeeping: Staff,
+    luca_housekeeping: Staff,
+    olga_front_desk: Staff,
+    sofia_supervisor: Staff,
+) -> Iterator[tuple[Session, Hotel]]:
+    anna, giulia = start_chat(desk, guest_room_412), start_chat(desk, guest_italian)
     with Session(engine, expire_on_commit=False) as session:
 
-        def guest(telegram_id: int, name: str) -> Guest:
-            row = Guest(
-                telegram_id=telegram_id,
-                chat_id=telegram_id,
-                first_name=name,
-                language="en",
-                created_at=START,
-                updated_at=START,
-            )
-            session.add(row)
-            return row
+        def staff(member: Staff) -> Staff:
+            found = session.get(Staff, member.id)
+            assert found is not None
+            return found
 
-        def staff(telegram_id: int, name: str, department: str, role: StaffRole) -> Staff:
-            row = Staff(
-                telegram_id=telegram_id,
-                name=name,
-                department=department,
-                role=role,
-                language="en",
-                on_duty=True,
-                created_at=START,
-            )
-            session.add(row)
-            return row
+        def guest(person: Guest) -> Guest:
+            found = session.get(Guest, person.id)
+            assert found is not None
+            return found
 
-        hotel = Hotel(
-            anna=guest(5001, "Anna"),
-            eve=guest(5002, "Eve"),
-            maria=staff(1001, "Maria", "housekeeping", StaffRole.STAFF),
-            luca=staff(1002, "Luca", "housekeeping", StaffRole.STAFF),
-            olga=staff(1003, "Olga", "front_desk", StaffRole.STAFF),
-            sofia=staff(1009, "Sofia", "front_desk", StaffRole.SUPERVISOR),
+        yield (
+            session,
+            Hotel(
+                anna=guest(anna),
+                giulia=guest(giulia),
+                maria=staff(maria_housekeeping),
+                luca=staff(luca_housekeeping),
+                olga=staff(olga_front_desk),
+                sofia=staff(sofia_supervisor),
+            ),
         )
-        session.commit()
-        yield session, hotel
 
 
 def _request_in(session: Session, hotel: Hotel, state: RequestStatus) -> Request:
