@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 LANGS   = en it ru es fr de
 STAMP   = $(VENV)/.installed
 
-.PHONY: help install run test test-sqlite test-postgres lint format typecheck i18n i18n-extract i18n-update i18n-check migrate migration bench clean
+.PHONY: help install wheel run test test-sqlite test-postgres lint format typecheck i18n i18n-extract i18n-update i18n-check migrate migration bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -13,10 +13,10 @@ help:  ## List the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	touch $(STAMP)
 
-install: $(STAMP)  ## Create the virtualenv and install the bot with its dev tools
+install: $(STAMP)  ## Create the virtualenv; install the bot (editable) with its dev and bench tools
 
 run: $(STAMP)  ## Run the bot (needs TELEGRAM_BOT_TOKEN)
 	$(BIN)/concierge run
@@ -65,8 +65,12 @@ migrate: $(STAMP)  ## Migrate the database ($$DATABASE_URL) to the newest schema
 migration: $(STAMP)  ## Generate a migration from the models: make migration m="what changed"
 	$(BIN)/python -c "from alembic import command; from bot.db import make_engine, alembic_config; import os; command.revision(alembic_config(make_engine(os.environ.get('DATABASE_URL', 'sqlite:///concierge.db'))), message='$(m)', autogenerate=True)"
 
+wheel:  ## Build the wheel into dist/ (what the Dockerfile installs)
+	rm -rf build dist  # a build left in the tree would add files that are gone since
+	$(PYTHON) -m pip wheel --no-deps --quiet -w dist .
+
 bench: $(STAMP)  ## Benchmarks (see docs/benchmarks.md)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build dist

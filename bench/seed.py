@@ -29,8 +29,11 @@ from bot.models import (
     Request,
     RequestStatus,
     Staff,
+    Timer,
+    TimerStatus,
     UTCDateTime,
 )
+from bot.services.followups import ASK, ask_key
 
 CHUNK = 20_000
 Row = dict[str, Any]
@@ -235,6 +238,29 @@ def pending_followups(
         }
 
 
+def question_timers(followups: Iterable[Row]) -> Iterator[Row]:
+    """The ``followup.ask`` timers of pending follow-ups, as the bot schedules them."""
+    for followup in followups:
+        yield {
+            "kind": ASK,
+            "key": ask_key(followup["id"]),
+            "due_at": followup["due_at"],
+            "payload": {"followup": followup["id"]},
+            "status": TimerStatus.PENDING,
+            "attempts": 0,
+            "created_at": followup["created_at"],
+        }
+
+
+def followups_due(
+    engine: Engine, request_ids: Iterable[int], due: Iterable[datetime], now: datetime
+) -> int:
+    """Insert pending follow-ups of the given requests with their timers; returns how many."""
+    rows = list(pending_followups(request_ids, due, now))
+    bulk_insert(engine, FollowUp, rows)
+    return bulk_insert(engine, Timer, question_timers(rows))
+
+
 TIMELINE = (
     (EventKind.CREATED, "guest", 0),
     (EventKind.ROUTED, "system", 0),
@@ -383,8 +409,10 @@ __all__ = [
     "analyze",
     "bulk_insert",
     "done_requests",
+    "followups_due",
     "guests",
     "month",
     "pending_followups",
+    "question_timers",
     "staff",
 ]

@@ -75,6 +75,7 @@ def build_application(
     application: ConciergeApp = builder.request(calls).get_updates_request(updates).build()
     sessions = session_factory(engine)
     env = Env(hotel=hotel, i18n=I18n(hotel.hotel.default_language, hotel.hotel.languages))
+    clock = clock or SystemClock()
     scheduler: TimerScheduler | None = None
     if timers is None:
 
@@ -84,9 +85,8 @@ def build_application(
         async def sweep() -> None:
             await deps.run_timers()
 
-        scheduler = TimerScheduler(run_due, sweep, hotel.timings.sweep_interval)
+        scheduler = TimerScheduler(run_due, sweep, hotel.timings.sweep_interval, clock)
         timers = scheduler
-    clock = clock or SystemClock()
     owner = instance_name()
     signer = CallbackSigner.for_token(settings.telegram_bot_token.get_secret_value())
     sender = Sender(

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot import intake
+from bot import intake, timers
 from bot import outbox as durable_outbox
 from bot.callbacks import CallbackSigner
 from bot.clock import Clock
@@ -24,9 +24,10 @@ from bot.delivery import Sender
 from bot.i18n import Translator
 from bot.notifier import Outbox, Outgoing
 from bot.scheduling import Timers, TimerScheduler
-from bot.services import followups, requests
+from bot.services import requests
 from bot.services.actors import Actor
 from bot.services.common import Env
+from bot.timers.kinds import HANDLERS
 
 log = logging.getLogger(__name__)
 
@@ -113,19 +114,14 @@ class Deps:
                 tx.outbox.send(message)
 
     async def run_timers(self, *, sweep: bool = True) -> None:
-        """Send due follow-ups, expire ignored ones and, in a ``sweep``, offer requests nobody
-        holds.
+        """Fire the timers that are due and, in a ``sweep``, offer requests nobody holds.
 
-        Works through the due follow-ups batch by batch until a batch comes back short, so a
+        Works through the due timers batch by batch until a batch comes back short, so a
         backlog (after downtime) is cleared at once rather than a batch per wake-up.
         """
         async with self._timer_lock:
             try:
-                while True:
-                    async with self.transaction() as tx:
-                        run = followups.process_due(tx.session, tx.outbox, self.env, tx.now)
-                    if not run.full:
-                        break
+                await timers.run(self.transaction, self.env, HANDLERS, owner=self.owner)
                 if sweep:
                     async with self.transaction() as tx:
                         requests.offer_waiting(tx.session, tx.outbox, self.env, tx.now)

@@ -1,4 +1,4 @@
-"""Per-recipient translations: catalogs from ``locales/``, Babel negotiation and formatting.
+"""Per-recipient translations: the gettext catalogs, Babel negotiation and formatting.
 
 There is no process-wide current language: every update or outgoing message gets its own
 ``Translator`` for the locale of the person who reads it.
@@ -23,8 +23,18 @@ from babel.support import NullTranslations, Translations
 log = logging.getLogger(__name__)
 
 SUPPORTED_LOCALES: tuple[str, ...] = ("en", "it", "ru", "es", "fr", "de")
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
+
+
+def _locales_dir() -> Path:
+    """The catalogs: ``bot/locales`` in an installed wheel (package data), else the source
+    tree's top-level ``locales/`` (a checkout, or an editable install)."""
+    here = Path(__file__).resolve().parent
+    installed = here / "locales"
+    return installed if installed.is_dir() else here.parent / "locales"
+
+
+LOCALES_DIR = _locales_dir()
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,11 @@ class Translator:
 
 
 class I18n:
-    """Catalogs of all supported locales, compiled in memory from the ``.po`` files."""
+    """Catalogs of all supported locales, compiled in memory from the ``.po`` files.
+
+    The ``.po`` files are what ships (in the wheel too): compiling all six takes 20–40 ms
+    once at start-up, so there are no ``.mo`` files to build, install or let go stale.
+    """
 
     def __init__(
         self,

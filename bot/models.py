@@ -308,6 +308,35 @@ class Pacing(SQLModel, table=True):
 GLOBAL_PACING = 0
 
 
+class TimerStatus(StrEnum):
+    """Lifecycle of one durable timer."""
+
+    PENDING = "pending"
+    FIRED = "fired"  # its handler ran and committed
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # its handler kept failing; given up
+
+
+class Timer(SQLModel, table=True):
+    """Something to do at a time: one row per key, fired by the handler of its kind."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=64)
+    key: str = Field(max_length=128, unique=True)  # deterministic, e.g. ``followup:42:ask``
+    due_at: datetime = _when()
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=TimerStatus.PENDING, max_length=16)
+    attempts: int = 0
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _when(default=None)
+    created_at: datetime = _when()
+    fired_at: datetime | None = _when(default=None)
+    last_error: str | None = Field(default=None, max_length=300)
+
+
 class InboundStatus(StrEnum):
     """Processing state of one stored Telegram update."""
 

@@ -1,9 +1,11 @@
-"""Waking the process when follow-ups fall due.
+"""The alarm clock of the timer engine: it wakes the process when timers fall due.
 
-The database holds every follow-up; the scheduler holds one job that fires at the earliest
-due time (passes at least ``PASS_SPACING`` apart), re-armed after each pass, plus a periodic
-sweep as a safety net that also offers requests nobody holds. Jobs have fixed ids,
-so restarting never duplicates them, and a late job still runs (no misfire is ever dropped).
+The ``timers`` table is the record of what is due (``bot.timers``); the scheduler holds one
+APScheduler job that rings at the earliest due time it was told of (passes at least
+``PASS_SPACING`` apart), re-armed after each pass from the table, plus a periodic sweep as a
+safety net that also offers requests nobody holds. Jobs have fixed ids, so restarting never
+duplicates them, and a late job still runs (no misfire is ever dropped). Times are read from
+the injected clock, so tests ring the alarm by hand (``ring``) at a fake time.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -33,21 +37,41 @@ class Timers(Protocol):
 
 
 class TimerScheduler:
-    """APScheduler in the bot's event loop, driving ``run_due``."""
+    """APScheduler in the bot's event loop, ringing ``run_due`` at the armed time."""
 
     def __init__(
         self,
         run_due: Callable[[], Awaitable[None]],
         sweep: Callable[[], Awaitable[None]],
         sweep_seconds: int,
+        clock: Clock,
         spacing: timedelta = PASS_SPACING,
     ) -> None:
         self._run_due = run_due
         self._sweep = sweep
         self._sweep_seconds = sweep_seconds
+        self._clock = clock
         self._spacing = spacing
         self._last_pass = datetime.min.replace(tzinfo=UTC)
+        self._armed: datetime | None = None
         self._scheduler = AsyncIOScheduler(timezone=UTC)
+
+    @property
+    def armed_at(self) -> datetime | None:
+        """When the next pass will run, if one is armed."""
+        return self._armed
+
+    @property
+    def alarm_at(self) -> datetime | None:
+        """When APScheduler rings the alarm, if it is set."""
+        job = self._scheduler.get_job(TIMER_JOB)
+        return None if job is None else job.trigger.run_date
+
+    @property
+    def sweep_interval(self) -> timedelta | None:
+        """How often the sweep runs, once started."""
+        job = self._scheduler.get_job(SWEEP_JOB)
+        return None if job is None else job.trigger.interval
 
     def start(self) -> None:
         """Start the scheduler with its periodic sweep."""
@@ -63,17 +87,17 @@ class TimerScheduler:
         self._scheduler.start()
 
     def wake_at(self, when: datetime) -> None:
-        """Arm the timer job for ``when`` unless it is already armed earlier.
+        """Arm the alarm for ``when`` unless it is already armed earlier.
 
-        Passes are at least ``spacing`` apart: follow-ups falling due close together are sent
-        in one pass instead of a pass each, at most ``spacing`` late.
+        Passes are at least ``spacing`` apart: timers falling due close together fire in one
+        pass instead of a pass each, at most ``spacing`` late.
         """
         when = max(when, self._last_pass + self._spacing)
-        job = self._scheduler.get_job(TIMER_JOB)
-        if job is not None and job.next_run_time is not None and job.next_run_time <= when:
+        if self._armed is not None and self._armed <= when and self.alarm_at is not None:
             return
+        self._armed = when
         self._scheduler.add_job(
-            self._pass,
+            self.ring,
             DateTrigger(run_date=when, timezone=UTC),
             id=TIMER_JOB,
             replace_existing=True,
@@ -84,9 +108,15 @@ class TimerScheduler:
             max_instances=3,
         )
 
-    async def _pass(self) -> None:
-        self._last_pass = datetime.now(UTC)
+    async def ring(self) -> bool:
+        """Run a pass if the armed time has come by the clock (the alarm's job); True if so."""
+        now = self._clock.now()
+        if self._armed is None or now < self._armed:
+            return False
+        self._armed = None
+        self._last_pass = now
         await self._run_due()
+        return True
 
     def shutdown(self) -> None:
         """Stop without waiting for running jobs (their work is in the database)."""

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from bot import outbox
+from bot import outbox, timers
 from bot.clock import FakeClock
 from bot.config import HotelConfig, load_hotel_config
 from bot.db import make_engine, session_factory, upgrade
@@ -26,6 +26,7 @@ from bot.services import staff as staff_service
 from bot.services.actors import find_guest, find_staff
 from bot.services.common import Env, Person
 from bot.services.requests import Content
+from bot.timers.kinds import HANDLERS
 from tests.harness import Bot, make_bot
 
 HERE = Path(__file__).parent
@@ -287,9 +288,9 @@ def done_request(desk: Desk, person: Person, text: str = "towels", *, staff: int
     return request.id
 
 
-def run_timers(desk: Desk) -> followups.TimerRun:
-    """Send the follow-ups that are due and expire the unanswered ones."""
-    return desk(lambda s, out, env, now: followups.process_due(s, out, env, now))
+def run_timers(desk: Desk) -> timers.Pass:
+    """Fire the timers that are due: send the follow-ups, expire the unanswered ones."""
+    return desk(lambda s, out, env, now: timers.fire_due(s, out, env, now, HANDLERS))
 
 
 def followup_sent(desk: Desk, person: Person, text: str = "towels") -> int:

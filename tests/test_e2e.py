@@ -21,10 +21,11 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.i18n import I18n
-from bot.models import FollowUp, FollowUpStatus
+from bot.models import FollowUp, FollowUpStatus, Timer
+from bot.services.followups import ASK
 from tests.command import CONCIERGE, concierge, staff_add
 from tests.conftest import TEST_HOTEL
 from tests.fakebotapi import FakeBotAPIThread
@@ -259,9 +260,11 @@ def test_overdue_follow_up_is_sent_after_restart_once(
     finally:
         assert bot.stop() == 0
 
-    # While the bot is down, the follow-up falls due (an hour ago).
+    # While the bot is down, the follow-up falls due (an hour ago): its record and its timer.
     with Session(engine) as session:
-        session.execute(update(FollowUp).values(due_at=datetime.now(UTC) - timedelta(hours=1)))
+        an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        session.execute(update(FollowUp).values(due_at=an_hour_ago))
+        session.execute(update(Timer).where(col(Timer.kind) == ASK).values(due_at=an_hour_ago))
         session.commit()
 
     at = mark(fake)

@@ -1,83 +1,78 @@
-"""Follow-up check-ins: sent when due, answered by the guest, expired when ignored."""
+"""Follow-up check-ins: planned when a request is done, asked when due (timer kind
+``followup.ask``), answered by the guest; an ignored one expires (``followup_timeout``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, func, update
+from sqlalchemy import Connection, update
 from sqlmodel import Session, col, select
 
-from bot import lifecycle, messages
+from bot import lifecycle, messages, timers
 from bot.lifecycle import Action
-from bot.models import (
-    EventKind,
-    FollowUp,
-    FollowUpStatus,
-    Guest,
-    Request,
-    RequestStatus,
-    as_utc,
-)
+from bot.models import EventKind, FollowUp, FollowUpStatus, Guest, Request, RequestStatus
 from bot.notifier import Button, Outbox, Outgoing
 from bot.routing import supervisors_to_alert
-from bot.services import errors
+from bot.services import errors, followup_timeout
 from bot.services.common import Env, record, record_each
 from bot.services.offers import offer
+from bot.timers import Due
 
-BATCH = 500
-
-
-@dataclass(frozen=True)
-class TimerRun:
-    """What one pass over due timers did."""
-
-    sent: int
-    expired: int
-    cancelled: int
-    full: bool = False  # a batch limit was reached: more may be due
+ASK = "followup.ask"
 
 
-def _claim(session: Session, followup: FollowUp, expect: FollowUpStatus, **values: object) -> bool:
-    statement = (
-        update(FollowUp)
-        .where(col(FollowUp.id) == followup.id, col(FollowUp.status) == expect)
-        .values(**values)
+def ask_key(followup_id: int) -> str:
+    """The key of a follow-up's question timer."""
+    return f"followup:{followup_id}:ask"
+
+
+def schedule(
+    session: Session, out: Outbox, env: Env, request: Request, guest: Guest, now: datetime
+) -> FollowUp:
+    """Plan the check-in of a request just done: its record, its event and its timer."""
+    assert request.id is not None
+    due = now + timedelta(seconds=env.hotel.followup_delay(request.department))
+    followup = FollowUp(request_id=request.id, due_at=due, language=guest.language, created_at=now)
+    session.add(followup)
+    session.flush()
+    assert followup.id is not None
+    record(
+        session,
+        request_id=request.id,
+        kind=EventKind.FOLLOWUP_SCHEDULED,
+        now=now,
+        due_at=due.isoformat(),
     )
-    won: bool = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
-    session.refresh(followup)
-    return won
+    timers.schedule(
+        session, out, ASK, ask_key(followup.id), due, {"followup": followup.id}, now=now
+    )
+    return followup
 
 
-def process_due(session: Session, out: Outbox, env: Env, now: datetime) -> TimerRun:
-    """Send every follow-up that is due and expire unanswered ones; ask to be woken for the next.
+def ask_due(session: Session, out: Outbox, env: Env, now: datetime, batch: Sequence[Due]) -> None:
+    """Handler of ``followup.ask``: send the question of each follow-up whose request is still
+    done, drop the others, and start each question's answer timeout.
 
-    A follow-up that fell due while the bot was down is sent now; the conditional status
-    change means it is sent once even if two passes overlap. A pass works on sets: one query
-    finds a batch with its requests and guests, one statement per status change claims it.
+    Works on the whole batch: one query finds the follow-ups with their requests and guests,
+    one statement per status change moves them.
     """
-    postgres = session.get_bind().dialect.name == "postgresql"
     connection = session.connection()
-    due_query = (
+    wanted = [int(due.payload["followup"]) for due in batch]  # earliest due first
+    found = session.exec(
         select(FollowUp.id, Request, Guest.chat_id, Guest.language)
         .join(Request, col(Request.id) == FollowUp.request_id, isouter=True)
         .join(Guest, col(Guest.id) == Request.guest_id, isouter=True)
-        .where(FollowUp.status == FollowUpStatus.PENDING, col(FollowUp.due_at) <= now)
-        .order_by(col(FollowUp.due_at))
-        .limit(BATCH)
-    )
-    if postgres:  # instances share the due follow-ups instead of queueing for the same rows
-        due_query = due_query.with_for_update(skip_locked=True, of=FollowUp)
-    due = session.exec(due_query).all()
+        .where(col(FollowUp.id).in_(wanted), FollowUp.status == FollowUpStatus.PENDING)
+    ).all()
     to_send = {
         followup_id: (request, chat_id, language)
-        for followup_id, request, chat_id, language in due
+        for followup_id, request, chat_id, language in found
         if request is not None and chat_id is not None and request.status == RequestStatus.DONE
     }
-    cancelled = _move(
+    _move(
         connection,
-        [followup_id for followup_id, *_ in due if followup_id not in to_send],
+        [followup_id for followup_id, *_ in found if followup_id not in to_send],
         FollowUpStatus.PENDING,
         status=FollowUpStatus.CANCELLED,
     )
@@ -91,7 +86,7 @@ def process_due(session: Session, out: Outbox, env: Env, now: datetime) -> Timer
         expires_at=expires,
     )
     won = {followup_id for followup_id, _ in sent}
-    sent_in_order = [(f, *to_send[f]) for f in to_send if f in won]  # earliest due first
+    sent_in_order = [(f, *to_send[f]) for f in wanted if f in won]
     record_each(connection, [r.id for _, r, _, _ in sent_in_order], EventKind.FOLLOWUP_SENT, now)
     for followup_id, request, chat_id, language in sent_in_order:
         t = env.t(language)
@@ -107,26 +102,18 @@ def process_due(session: Session, out: Outbox, env: Env, now: datetime) -> Timer
                 ),
             )
         )
-    if sent:
-        out.wake(expires)
-    stale_query = (
-        select(FollowUp.id)
-        .where(FollowUp.status == FollowUpStatus.SENT, col(FollowUp.expires_at) <= now)
-        .limit(BATCH)
+    followup_timeout.start(session, out, [f for f, *_ in sent_in_order], expires, now)
+
+
+def _claim(session: Session, followup: FollowUp, expect: FollowUpStatus, **values: object) -> bool:
+    statement = (
+        update(FollowUp)
+        .where(col(FollowUp.id) == followup.id, col(FollowUp.status) == expect)
+        .values(**values)
     )
-    if postgres:
-        stale_query = stale_query.with_for_update(skip_locked=True)
-    stale = session.exec(stale_query).all()
-    expired = _move(connection, list(stale), FollowUpStatus.SENT, status=FollowUpStatus.UNANSWERED)
-    expired_requests = [request_id for _, request_id in expired]
-    record_each(connection, expired_requests, EventKind.FOLLOWUP_UNANSWERED, now)
-    # An ignored question closes a request that is still done.
-    lifecycle.move_many(connection, expired_requests, Action.EXPIRE, now)
-    full = len(due) == BATCH or len(stale) == BATCH
-    upcoming = now if full else next_due(session)
-    if upcoming is not None:
-        out.wake(upcoming)
-    return TimerRun(sent=len(sent), expired=len(expired), cancelled=len(cancelled), full=full)
+    won: bool = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+    session.refresh(followup)
+    return won
 
 
 def _move(
@@ -142,18 +129,6 @@ def _move(
         .returning(col(FollowUp.id), col(FollowUp.request_id))
     )
     return [(int(row.id), int(row.request_id)) for row in won]
-
-
-def next_due(session: Session) -> datetime | None:
-    """When the next follow-up must be sent or expired."""
-    first_send = session.exec(
-        select(func.min(FollowUp.due_at)).where(FollowUp.status == FollowUpStatus.PENDING)
-    ).one()
-    first_expiry = session.exec(
-        select(func.min(FollowUp.expires_at)).where(FollowUp.status == FollowUpStatus.SENT)
-    ).one()
-    times = [as_utc(value) for value in (first_send, first_expiry) if value is not None]
-    return min(times) if times else None
 
 
 def _guest_followup(
@@ -197,6 +172,8 @@ def answer(
         answered_at=now,
     ):
         raise errors.AlreadyAnswered
+    if previous == FollowUpStatus.SENT:  # answered in time: nothing left to expire
+        followup_timeout.stop(session, followup_id)
     assert request.id is not None
     record(
         session,

@@ -1,7 +1,9 @@
 """Supervisors' views: a request's timeline, a day's follow-up log and a period's report.
 
 The log and the report are computed with aggregates in the database and load only the rows
-they show, so that a busy hotel's month (a million requests) answers in seconds.
+they show, so that a busy hotel's month (a million requests) answers in seconds. Those seconds
+are spent in a worker thread (see ``handlers/supervisor.py`` and ``read_only``), not on the
+event loop that answers guests.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, case, cast, func, literal_column, or_
@@ -21,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from bot import messages
+from bot.db import SessionFactory
 from bot.models import (
     Event,
     FollowUp,
@@ -45,6 +49,26 @@ QUARTER = 900
 # Percentiles of a period's durations are read from at most this many requests (every k-th
 # one in a busier period): exact up to this many, and no sort of a month in the database.
 PERCENTILE_SAMPLE = 20_000
+
+
+T = TypeVar("T")
+
+
+def read_only(sessions: SessionFactory, view: Callable[[Session], T]) -> T:
+    """Run ``view`` in a session of its own, which writes nothing; safe in a worker thread.
+
+    On PostgreSQL the transaction is READ ONLY and REPEATABLE READ, so that the report's several
+    queries see one snapshot; SQLite's is rolled back when the session closes.
+    """
+    with sessions() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection(
+                execution_options={
+                    "isolation_level": "REPEATABLE READ",
+                    "postgresql_readonly": True,
+                }
+            )
+        return view(session)
 
 
 class BadArgument(ValueError):

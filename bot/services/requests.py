@@ -15,7 +15,6 @@ from bot.lifecycle import Action
 from bot.models import (
     ACTIVE_STATUSES,
     EventKind,
-    FollowUp,
     Guest,
     Offer,
     OfferStatus,
@@ -25,8 +24,8 @@ from bot.models import (
 )
 from bot.notifier import Button, Outbox, Outgoing
 from bot.routing import Tier, match_department, recipients
-from bot.services import errors, guests
-from bot.services.common import Env, Person, event, record, record_rows
+from bot.services import errors, followups, guests
+from bot.services.common import Env, Person, event, record_rows
 from bot.services.offers import active_offers, assignee_buttons, offer, update_copies
 
 
@@ -369,19 +368,7 @@ def mark_done(
     if guest is not None:
         t = env.t(guest.language)
         out.send(Outgoing(chat_id=guest.chat_id, text=messages.done_for_guest(t, request)))
-        due = now + timedelta(seconds=env.hotel.followup_delay(request.department))
-        followup = FollowUp(
-            request_id=request_id, due_at=due, language=guest.language, created_at=now
-        )
-        session.add(followup)
-        record(
-            session,
-            request_id=request_id,
-            kind=EventKind.FOLLOWUP_SCHEDULED,
-            now=now,
-            due_at=due.isoformat(),
-        )
-        out.wake(due)
+        followups.schedule(session, out, env, request, guest, now)
     return request
 
 
