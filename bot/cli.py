@@ -20,6 +20,7 @@ from bot.db import DatabaseError, lock_single_instance, make_engine, session_fac
 from bot.models import Role
 from bot.services import errors
 from bot.services import staff as staff_service
+from bot.services.actors import find_staff
 from bot.settings import DatabaseSettings, Settings
 
 EXIT_CONFIG = 2  # bad or missing configuration: token, hotel config, database URL
@@ -261,7 +262,8 @@ def staff_remove(
     engine = _database(settings.database_url)
     with session_factory(engine)() as session:
         try:
-            member = staff_service.remove(session, telegram_id=telegram_id, now=_now())
+            found = find_staff(session, telegram_id)
+            member = staff_service.remove(session, staff_id=found.id if found else None, now=_now())
         except errors.NotRegistered:
             fail(f"no active staff member with telegram id {telegram_id}")
         session.commit()

@@ -134,11 +134,12 @@ class ActorKind(StrEnum):
 
 
 class Guest(SQLModel, table=True):
-    """A hotel guest known by their Telegram account."""
+    """A hotel guest; ``id`` is who they are, ``telegram_id`` how Telegram knows them."""
 
     __tablename__ = "guests"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The Telegram channel's identity: read by the Telegram layer only (see services.actors).
     telegram_id: int = Field(sa_type=BigInteger, unique=True, index=True)
     chat_id: int = Field(sa_type=BigInteger)
     first_name: str = Field(default="", max_length=128)
@@ -160,6 +161,7 @@ class Staff(SQLModel, table=True):
     __tablename__ = "staff"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The Telegram channel's identity (also their private chat's id); see services.actors.
     telegram_id: int = Field(sa_type=BigInteger, unique=True, index=True)
     name: str = Field(max_length=64)
     department: str = Field(max_length=32, index=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -26,6 +26,7 @@ from bot.callbacks import pattern
 from bot.deps import ConciergeContext, Tx
 from bot.notifier import Button, Outbox, Outgoing
 from bot.services import guests
+from bot.services.actors import Actor
 from bot.services.actors import identify as identify_actor
 from bot.services.common import Env, Person
 from bot.services.errors import DomainError
@@ -74,23 +75,40 @@ async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool =
         log.warning("could not answer a button press: %s", exc)
 
 
-async def press(
-    update: Update, context: ConciergeContext, action: Callable[[Tx, int], object]
-) -> None:
+def staff_id(context: ConciergeContext) -> int | None:
+    """The sender's staff id, if they are active staff (services refuse None)."""
+    return _ids(context.actor)[0]
+
+
+def guest_id(context: ConciergeContext) -> int | None:
+    """The sender's guest id, if they are a known guest (services refuse None)."""
+    return _ids(context.actor)[1]
+
+
+def _ids(actor: Actor | None) -> tuple[int | None, int | None]:
+    if actor is None:
+        return None, None
+    return (
+        actor.staff.id if actor.staff is not None else None,
+        actor.guest.id if actor.guest is not None else None,
+    )
+
+
+async def press(update: Update, context: ConciergeContext, action: Callable[[Tx], object]) -> None:
     """Run a button's service call for the presser; alert them if the button no longer applies."""
     query = update.callback_query
     assert query is not None
     try:
         async with context.deps.transaction() as tx:
-            action(tx, query.from_user.id)
+            action(tx)
     except DomainError as error:
         await answer(query, messages.error_text(context.t, error), alert=True)
         return
     await answer(query)
 
 
-class RequestAction(Protocol):
-    """A service that acts on a request for the person who pressed its button."""
+class StaffAction(Protocol):
+    """A service that acts on a request for the staff member who pressed its button."""
 
     def __call__(
         self,
@@ -98,29 +116,51 @@ class RequestAction(Protocol):
         out: Outbox,
         env: Env,
         *,
-        telegram_id: int,
+        staff_id: int | None,
         request_id: int,
         now: datetime,
     ) -> object: ...
 
 
-def request_button(
-    action: RequestAction, doc: str
-) -> Callable[[Update, ConciergeContext], Coroutine[Any, Any, None]]:
-    """A button callback running ``action`` on the request id its pattern captured."""
+class GuestAction(Protocol):
+    """A service that acts on a request for the guest who pressed its button."""
+
+    def __call__(
+        self,
+        session: Session,
+        out: Outbox,
+        env: Env,
+        *,
+        guest_id: int | None,
+        request_id: int,
+        now: datetime,
+    ) -> object: ...
+
+
+Callback = Callable[[Update, ConciergeContext], Coroutine[Any, Any, None]]
+
+
+@overload
+def request_button(action: StaffAction, doc: str) -> Callback: ...
+@overload
+def request_button(action: GuestAction, doc: str, *, by_guest: Literal[True]) -> Callback: ...
+def request_button(action: Callable[..., object], doc: str, *, by_guest: bool = False) -> Callback:
+    """A button callback running ``action`` on the request id its pattern captured, for the
+    staff member (or, ``by_guest``, the guest) who pressed it."""
 
     async def callback(update: Update, context: ConciergeContext) -> None:
         (request_id,) = match_groups(context)
+        presser = {"guest_id": guest_id(context)} if by_guest else {"staff_id": staff_id(context)}
         await press(
             update,
             context,
-            lambda tx, user: action(
+            lambda tx: action(
                 tx.session,
                 tx.outbox,
                 context.env,
-                telegram_id=user,
                 request_id=int(request_id),
                 now=tx.now,
+                **presser,
             ),
         )
 
@@ -216,6 +256,7 @@ async def language_chosen(update: Update, context: ConciergeContext) -> None:
             tx.outbox,
             context.env,
             person=person_of(update),
+            staff_id=staff_id(context),
             locale=context.matches[0].group(1),
             now=tx.now,
         )

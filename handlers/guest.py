@@ -14,6 +14,7 @@ from bot.services import followups, guests, privacy, requests
 from bot.services.requests import Content
 from handlers.common import (
     PRIVATE,
+    guest_id,
     match_groups,
     person_of,
     press,
@@ -90,7 +91,7 @@ async def room(update: Update, context: ConciergeContext) -> None:
         )
 
 
-on_cancel = request_button(requests.cancel, "Cancel one of the guest's requests.")
+on_cancel = request_button(requests.cancel, "Cancel one of the guest's requests.", by_guest=True)
 
 
 async def on_pick(update: Update, context: ConciergeContext) -> None:
@@ -99,11 +100,11 @@ async def on_pick(update: Update, context: ConciergeContext) -> None:
     await press(
         update,
         context,
-        lambda tx, user: requests.pick_department(
+        lambda tx: requests.pick_department(
             tx.session,
             tx.outbox,
             context.env,
-            telegram_id=user,
+            guest_id=guest_id(context),
             request_id=int(request_id),
             department=department,
             now=tx.now,
@@ -117,11 +118,11 @@ async def on_followup(update: Update, context: ConciergeContext) -> None:
     await press(
         update,
         context,
-        lambda tx, user: followups.answer(
+        lambda tx: followups.answer(
             tx.session,
             tx.outbox,
             context.env,
-            telegram_id=user,
+            guest_id=guest_id(context),
             followup_id=int(followup_id),
             fine=answer == "y",
             message_id=pressed_message_id(update),
@@ -136,11 +137,11 @@ async def on_rating(update: Update, context: ConciergeContext) -> None:
     await press(
         update,
         context,
-        lambda tx, user: followups.rate(
+        lambda tx: followups.rate(
             tx.session,
             tx.outbox,
             context.env,
-            telegram_id=user,
+            guest_id=guest_id(context),
             followup_id=int(followup_id),
             rating=int(rating),
             message_id=pressed_message_id(update),
@@ -166,11 +167,12 @@ async def on_forget(update: Update, context: ConciergeContext) -> None:
     await press(
         update,
         context,
-        lambda tx, _user: privacy.forget(
+        lambda tx: privacy.forget(
             tx.session,
             tx.outbox,
             context.env,
             person=person_of(update),
+            guest_id=guest_id(context),
             confirmed=answer == "yes",
             message_id=pressed_message_id(update),
             now=tx.now,

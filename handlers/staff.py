@@ -11,13 +11,11 @@ from bot import messages
 from bot.callbacks import pattern
 from bot.deps import ConciergeContext
 from bot.services import errors, requests, staff
-from handlers.common import PRIVATE, match_groups, press, reply, request_button
+from handlers.common import PRIVATE, match_groups, press, reply, request_button, staff_id
 
 
 async def duty(update: Update, context: ConciergeContext) -> None:
     """Show the duty status (``/duty``) or set it (``/duty on``, ``/duty off``)."""
-    user = update.effective_user
-    assert user is not None
     arg = context.args[0].lower() if context.args else ""
     try:
         async with context.deps.transaction() as tx:
@@ -26,12 +24,12 @@ async def duty(update: Update, context: ConciergeContext) -> None:
                     tx.session,
                     tx.outbox,
                     context.env,
-                    telegram_id=user.id,
+                    staff_id=staff_id(context),
                     on=arg == "on",
                     now=tx.now,
                 )
             else:
-                staff.show_duty(tx.session, tx.outbox, context.env, telegram_id=user.id)
+                staff.show_duty(tx.session, tx.outbox, context.env, staff_id=staff_id(context))
     except errors.DomainError as error:
         await reply(update, context, messages.error_text(context.t, error))
 
@@ -39,22 +37,21 @@ async def duty(update: Update, context: ConciergeContext) -> None:
 async def on_duty_button(update: Update, context: ConciergeContext) -> None:
     """Switch duty from the button."""
     (state,) = match_groups(context)
+    who = staff_id(context)
     await press(
         update,
         context,
-        lambda tx, user: staff.set_duty(
-            tx.session, tx.outbox, context.env, telegram_id=user, on=state == "on", now=tx.now
+        lambda tx: staff.set_duty(
+            tx.session, tx.outbox, context.env, staff_id=who, on=state == "on", now=tx.now
         ),
     )
 
 
 async def my_tasks(update: Update, context: ConciergeContext) -> None:
     """List the requests the staff member has accepted."""
-    user = update.effective_user
-    assert user is not None
     try:
         with context.deps.session() as session:
-            _member, found = requests.tasks(session, telegram_id=user.id)
+            _member, found = requests.tasks(session, staff_id=staff_id(context))
     except errors.DomainError as error:
         await reply(update, context, messages.error_text(context.t, error))
         return

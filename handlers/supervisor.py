@@ -19,11 +19,11 @@ from bot.deps import ConciergeContext, Deps
 from bot.i18n import Translator
 from bot.notifier import Outgoing
 from bot.services import errors, reports
-from handlers.common import PRIVATE, reply
+from handlers.common import PRIVATE, reply, staff_id
 
 logger = logging.getLogger(__name__)
 
-View = Callable[[Session, int], str]
+View = Callable[[Session, int | None], str]  # a read-only view for the staff member (id)
 
 # Answers being built in worker threads; a reference keeps each task alive until it is done.
 _under_way: set[asyncio.Task[None]] = set()
@@ -49,9 +49,9 @@ async def _answer(
     update waits, as the stored update stays pending until the answer's transaction marks it
     done. A crash meanwhile leaves it pending: it is handled again, like any other update.
     """
-    user, chat = update.effective_user, update.effective_chat
-    assert user is not None and chat is not None
-    answer = _build_and_send(context.deps, chat.id, user.id, context.t, build, usage)
+    chat = update.effective_chat
+    assert chat is not None
+    answer = _build_and_send(context.deps, chat.id, staff_id(context), context.t, build, usage)
     processing = intake.current.get()
     if processing is None:  # handled in memory (not a stored update): nothing waits behind it
         await answer
@@ -67,14 +67,14 @@ async def _answer(
 async def _build_and_send(
     deps: Deps,
     chat_id: int,
-    user_id: int,
+    reader: int | None,
     t: Translator,
     build: View,
     usage: Callable[[Translator], str],
 ) -> None:
     """Build the text in a worker thread, then send it in a short transaction on the loop."""
     try:
-        text = await asyncio.to_thread(_text, deps.sessions, user_id, t, build, usage)
+        text = await asyncio.to_thread(_text, deps.sessions, reader, t, build, usage)
     except Exception:
         logger.exception("a supervisor's view failed")
         text = messages.try_again_later(t)
@@ -88,13 +88,13 @@ async def _build_and_send(
 
 def _text(
     sessions: SessionFactory,
-    user_id: int,
+    reader: int | None,
     t: Translator,
     build: View,
     usage: Callable[[Translator], str],
 ) -> str:
     try:
-        return reports.read_only(sessions, lambda session: build(session, user_id))
+        return reports.read_only(sessions, lambda session: build(session, reader))
     except reports.BadArgument:
         return usage(t)
     except errors.DomainError as error:
@@ -114,8 +114,8 @@ async def log(update: Update, context: ConciergeContext) -> None:
     await _answer(
         update,
         context,
-        lambda session, user: reports.timeline(
-            session, context.env, telegram_id=user, request_id=int(arg)
+        lambda session, reader: reports.timeline(
+            session, context.env, staff_id=reader, request_id=int(arg)
         ),
         messages.log_usage,
     )
@@ -126,10 +126,10 @@ async def followup_log(update: Update, context: ConciergeContext) -> None:
     await _answer(
         update,
         context,
-        lambda session, user: reports.followup_log(
+        lambda session, reader: reports.followup_log(
             session,
             context.env,
-            telegram_id=user,
+            staff_id=reader,
             day_spec=_first_arg(context),
             now=context.deps.clock.now(),
         ),
@@ -142,10 +142,10 @@ async def period_report(update: Update, context: ConciergeContext) -> None:
     await _answer(
         update,
         context,
-        lambda session, user: reports.period_report(
+        lambda session, reader: reports.period_report(
             session,
             context.env,
-            telegram_id=user,
+            staff_id=reader,
             period_spec=_first_arg(context),
             now=context.deps.clock.now(),
         ),

@@ -23,6 +23,7 @@ from bot.models import Guest, Offer, Request, Role, Staff
 from bot.notifier import Outbox
 from bot.services import followups, guests, requests
 from bot.services import staff as staff_service
+from bot.services.actors import find_guest, find_staff
 from bot.services.common import Env, Person
 from bot.services.requests import Content
 from bot.timers.kinds import HANDLERS
@@ -199,6 +200,18 @@ def register(
 # --- what guests and staff do, each in one committed transaction, as the bot does it -----------
 
 
+def staff_id_of(session: Session, telegram_id: int) -> int | None:
+    """The staff id the Telegram layer finds for ``telegram_id`` (None: not staff)."""
+    found = find_staff(session, telegram_id)
+    return found.id if found is not None else None
+
+
+def guest_id_of(session: Session, telegram_id: int) -> int | None:
+    """The guest id the Telegram layer finds for ``telegram_id`` (None: not a guest)."""
+    found = find_guest(session, telegram_id)
+    return found.id if found is not None else None
+
+
 def start_chat(desk: Desk, person: Person, payload: str | None = None) -> Guest:
     """A guest sends /start, with the deep link's ``payload`` if any."""
     return desk(
@@ -222,42 +235,46 @@ def submit(desk: Desk, person: Person, text: str = "", **content: Any) -> Reques
     return request
 
 
-def _on_request(
+def _by_staff(
     action: Callable[..., Request], desk: Desk, telegram_id: int, request_id: int
 ) -> Request:
-    """Run a request service that takes who acts (``telegram_id``) and on which request."""
+    """Run a request service for the staff member with ``telegram_id``, on ``request_id``."""
     return desk(
         lambda s, out, env, now: action(
-            s, out, env, telegram_id=telegram_id, request_id=request_id, now=now
+            s, out, env, staff_id=staff_id_of(s, telegram_id), request_id=request_id, now=now
         )
     )
 
 
 def accept(desk: Desk, telegram_id: int, request_id: int) -> Request:
     """The staff member ``telegram_id`` presses Accept."""
-    return _on_request(requests.accept, desk, telegram_id, request_id)
+    return _by_staff(requests.accept, desk, telegram_id, request_id)
 
 
 def release(desk: Desk, telegram_id: int, request_id: int) -> Request:
     """The staff member ``telegram_id`` presses Release."""
-    return _on_request(requests.release, desk, telegram_id, request_id)
+    return _by_staff(requests.release, desk, telegram_id, request_id)
 
 
 def mark_done(desk: Desk, telegram_id: int, request_id: int) -> Request:
     """The staff member ``telegram_id`` presses Done."""
-    return _on_request(requests.mark_done, desk, telegram_id, request_id)
+    return _by_staff(requests.mark_done, desk, telegram_id, request_id)
 
 
 def cancel(desk: Desk, telegram_id: int, request_id: int) -> Request:
     """The guest ``telegram_id`` cancels a request."""
-    return _on_request(requests.cancel, desk, telegram_id, request_id)
+    return desk(
+        lambda s, out, env, now: requests.cancel(
+            s, out, env, guest_id=guest_id_of(s, telegram_id), request_id=request_id, now=now
+        )
+    )
 
 
 def set_duty(desk: Desk, telegram_id: int, on: bool) -> Staff:
     """A staff member starts (``on``) or ends a shift."""
     return desk(
         lambda s, out, env, now: staff_service.set_duty(
-            s, out, env, telegram_id=telegram_id, on=on, now=now
+            s, out, env, staff_id=staff_id_of(s, telegram_id), on=on, now=now
         )
     )
 
@@ -298,7 +315,7 @@ def _on_followup(
             s,
             out,
             env,
-            telegram_id=telegram_id,
+            guest_id=guest_id_of(s, telegram_id),
             followup_id=followup_id,
             message_id=message_id,
             now=now,

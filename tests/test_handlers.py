@@ -19,7 +19,7 @@ from bot.i18n import I18n
 from bot.models import Event, EventKind, Guest, Role, Staff
 from bot.services import errors
 from bot.services import staff as staff_service
-from tests.conftest import Desk, register
+from tests.conftest import Desk, register, staff_id_of
 from tests.harness import Bot, make_bot
 from tests.telegram_fakes import message_update
 
@@ -320,7 +320,9 @@ async def test_a_request_nobody_holds_is_offered_by_the_sweep_not_by_every_timer
     await bot.say(GUEST, "/start room-412")
     await bot.say(GUEST, "towels")
     await bot.press(MARIA, "acc:1")
-    desk(lambda s, _out, _env, now: staff_service.remove(s, telegram_id=MARIA, now=now))
+    desk(
+        lambda s, _out, _env, now: staff_service.remove(s, staff_id=staff_id_of(s, MARIA), now=now)
+    )
     cards_before = len(bot.telegram.sent(LUCA, "sendMessage"))
 
     await bot.deps.run_timers(sweep=False)  # a follow-up's pass

@@ -21,6 +21,7 @@ from tests.conftest import (
     mark_done,
     rate_followup,
     run_timers,
+    staff_id_of,
     submit,
 )
 
@@ -51,7 +52,9 @@ def test_timeline_lists_every_event_in_hotel_time(
 ) -> None:
     lifecycle(desk, "towels", fine=True, rating=5)
 
-    text = desk.read(lambda s: reports.timeline(s, desk.env, telegram_id=1009, request_id=1))
+    text = desk.read(
+        lambda s: reports.timeline(s, desk.env, staff_id=staff_id_of(s, 1009), request_id=1)
+    )
 
     lines = text.splitlines()
     assert lines[0] == "Request #1 · Housekeeping · closed"
@@ -78,13 +81,19 @@ def test_timeline_is_for_supervisors_only(
 ) -> None:
     lifecycle(desk, "towels", fine=None)
     with pytest.raises(errors.NotSupervisor):
-        desk.read(lambda s: reports.timeline(s, desk.env, telegram_id=1001, request_id=1))
+        desk.read(
+            lambda s: reports.timeline(s, desk.env, staff_id=staff_id_of(s, 1001), request_id=1)
+        )
     with pytest.raises(errors.NotRegistered):
         desk.read(
-            lambda s: reports.timeline(s, desk.env, telegram_id=GUEST.telegram_id, request_id=1)
+            lambda s: reports.timeline(
+                s, desk.env, staff_id=staff_id_of(s, GUEST.telegram_id), request_id=1
+            )
         )
     with pytest.raises(errors.UnknownRequest):
-        desk.read(lambda s: reports.timeline(s, desk.env, telegram_id=1009, request_id=42))
+        desk.read(
+            lambda s: reports.timeline(s, desk.env, staff_id=staff_id_of(s, 1009), request_id=42)
+        )
 
 
 def test_followup_log_of_a_day(
@@ -96,7 +105,7 @@ def test_followup_log_of_a_day(
 
     text = desk.read(
         lambda s: reports.followup_log(
-            s, desk.env, telegram_id=1009, day_spec="today", now=desk.clock.now()
+            s, desk.env, staff_id=staff_id_of(s, 1009), day_spec="today", now=desk.clock.now()
         )
     )
 
@@ -122,20 +131,20 @@ def test_followup_log_other_days(
     tomorrow = START.replace(day=24)
     yesterday_view = desk.read(
         lambda s: reports.followup_log(
-            s, desk.env, telegram_id=1009, day_spec="yesterday", now=tomorrow
+            s, desk.env, staff_id=staff_id_of(s, 1009), day_spec="yesterday", now=tomorrow
         )
     )
     assert "#1 · Housekeeping" in yesterday_view
     other_day = desk.read(
         lambda s: reports.followup_log(
-            s, desk.env, telegram_id=1009, day_spec="2026-11-20", now=tomorrow
+            s, desk.env, staff_id=staff_id_of(s, 1009), day_spec="2026-11-20", now=tomorrow
         )
     )
     assert other_day.splitlines()[1] == "None."
     with pytest.raises(reports.BadDay):
         desk.read(
             lambda s: reports.followup_log(
-                s, desk.env, telegram_id=1009, day_spec="someday", now=tomorrow
+                s, desk.env, staff_id=staff_id_of(s, 1009), day_spec="someday", now=tomorrow
             )
         )
 
@@ -227,7 +236,7 @@ def seed_followup(
 def report(desk: Desk, spec: str | None, now: datetime, telegram_id: int = 1009) -> str:
     return desk.read(
         lambda s: reports.period_report(
-            s, desk.env, telegram_id=telegram_id, period_spec=spec, now=now
+            s, desk.env, staff_id=staff_id_of(s, telegram_id), period_spec=spec, now=now
         )
     )
 
@@ -472,7 +481,7 @@ def busy_day(desk: Desk, count: int, attention: int) -> None:
 def followups_of(desk: Desk, day: str = "2026-11-23") -> list[str]:
     text = desk.read(
         lambda s: reports.followup_log(
-            s, desk.env, telegram_id=1009, day_spec=day, now=rome(11, 24, 12)
+            s, desk.env, staff_id=staff_id_of(s, 1009), day_spec=day, now=rome(11, 24, 12)
         )
     )
     assert len(text) < 4096

@@ -17,11 +17,13 @@ from tests.conftest import (
     accept,
     cancel,
     done_request,
+    guest_id_of,
     guest_writes,
     mark_done,
     register,
     release,
     set_duty,
+    staff_id_of,
     start_chat,
     submit,
 )
@@ -76,7 +78,7 @@ def test_unmatched_request_goes_to_fallback_and_guest_may_pick(
             s,
             out,
             env,
-            telegram_id=ENGLISH_GUEST.telegram_id,
+            guest_id=guest_id_of(s, ENGLISH_GUEST.telegram_id),
             request_id=1,
             department="housekeeping",
             now=now,
@@ -300,7 +302,7 @@ def test_staff_removed_from_cli_gives_back_accepted_requests(
 ) -> None:
     submit(desk, ENGLISH_GUEST, "towels")
     accept(desk, 1001, 1)
-    desk(lambda s, _out, _env, now: staff_service.remove(s, telegram_id=1001, now=now))
+    desk(lambda s, _out, _env, now: staff_service.remove(s, staff_id=staff_id_of(s, 1001), now=now))
     assert get(desk, 1).status == RequestStatus.OPEN
 
     sent = desk(lambda s, out, env, now: requests.offer_waiting(s, out, env, now))
@@ -316,7 +318,7 @@ def test_guest_language_follows_telegram_until_chosen(desk: Desk, session: Sessi
     assert desk.read(lambda s: s.exec(select(Guest)).one().language) == "it"
     desk(
         lambda s, out, env, now: guests.set_language(
-            s, out, env, person=italian, locale="fr", now=now
+            s, out, env, person=italian, staff_id=None, locale="fr", now=now
         )
     )
     start_chat(desk, italian)
@@ -338,5 +340,9 @@ def test_the_sender_is_told_apart_as_staff_guest_or_someone_new(desk: Desk) -> N
     assert who(7003, "de") == ("new", "de")
     assert who(7002) == ("guest", "de")
     assert who(7001) == ("staff", "it")  # staff who once wrote as a guest are staff
-    desk(lambda s, out, env, now: staff_service.remove(s, telegram_id=maria.telegram_id, now=now))
+    desk(
+        lambda s, out, env, now: staff_service.remove(
+            s, staff_id=staff_id_of(s, maria.telegram_id), now=now
+        )
+    )
     assert who(7001, "en") == ("guest", "en")  # … until they are removed

@@ -13,8 +13,9 @@ from datetime import datetime
 from sqlalchemy import Connection, update
 from sqlmodel import Session, col
 
-from bot import timers
-from bot.models import EventKind, FollowUp, FollowUpStatus, Request, RequestStatus
+from bot import lifecycle, timers
+from bot.lifecycle import Action
+from bot.models import EventKind, FollowUp, FollowUpStatus
 from bot.notifier import Outbox
 from bot.services.common import Env, record_each
 from bot.timers import Due
@@ -68,12 +69,4 @@ def expire_due(
 def close_unanswered(connection: Connection, request_ids: Sequence[int], now: datetime) -> None:
     """Close the requests, among ``request_ids``, that are still done: the only request status
     change the follow-up timers make."""
-    if not request_ids:
-        return
-    closed = connection.execute(
-        update(Request)
-        .where(col(Request.id).in_(request_ids), col(Request.status) == RequestStatus.DONE)
-        .values(status=RequestStatus.CLOSED, closed_at=now, updated_at=now)
-        .returning(col(Request.id))
-    ).scalars()
-    record_each(connection, list(closed), EventKind.CLOSED, now)
+    lifecycle.move_many(connection, request_ids, Action.EXPIRE, now)

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, update
 from sqlmodel import Session, col, select
 
-from bot import messages, timers
+from bot import lifecycle, messages, timers
+from bot.lifecycle import Action
 from bot.models import EventKind, FollowUp, FollowUpStatus, Guest, Request, RequestStatus
 from bot.notifier import Button, Outbox, Outgoing
 from bot.routing import supervisors_to_alert
@@ -131,12 +132,12 @@ def _move(
 
 
 def _guest_followup(
-    session: Session, telegram_id: int, followup_id: int
+    session: Session, guest_id: int | None, followup_id: int
 ) -> tuple[FollowUp, Request, Guest]:
     followup = session.get(FollowUp, followup_id)
     request = session.get(Request, followup.request_id) if followup else None
     guest = session.get(Guest, request.guest_id) if request else None
-    if followup is None or request is None or guest is None or guest.telegram_id != telegram_id:
+    if followup is None or request is None or guest is None or guest.id != guest_id:
         raise errors.UnknownRequest(followup.request_id if followup else 0)
     return followup, request, guest
 
@@ -146,7 +147,7 @@ def answer(
     out: Outbox,
     env: Env,
     *,
-    telegram_id: int,
+    guest_id: int | None,
     followup_id: int,
     fine: bool,
     message_id: int | None,
@@ -156,7 +157,7 @@ def answer(
 
     A late answer to an expired question still counts: a guest who says it is not fixed is heard.
     """
-    followup, request, guest = _guest_followup(session, telegram_id, followup_id)
+    followup, request, guest = _guest_followup(session, guest_id, followup_id)
     if followup.status == FollowUpStatus.ANSWERED:
         raise errors.AlreadyAnswered
     if followup.status not in (FollowUpStatus.SENT, FollowUpStatus.UNANSWERED):
@@ -184,28 +185,32 @@ def answer(
     )
     t = env.t(guest.language)
     if fine:
-        if request.status == RequestStatus.DONE:
-            request.status, request.closed_at, request.updated_at = RequestStatus.CLOSED, now, now
-            session.add(request)
-            record(session, request_id=request.id, kind=EventKind.CLOSED, now=now)
+        # Closed already when the unanswered question expired, or reopened since: no change.
+        _move_if_allowed(session, request, Action.CONFIRM, guest, now)
         _reply(out, guest, message_id, messages.followup_thanks(t, request))
         stars_row = tuple(Button(str(n), f"rate:{followup.id}:{n}") for n in range(1, 6))
         out.send(
             Outgoing(chat_id=guest.chat_id, text=messages.rating_question(t), buttons=(stars_row,))
         )
         return request
-    if request.status in (RequestStatus.DONE, RequestStatus.CLOSED):
-        request.status = RequestStatus.OPEN
-        request.assignee_id, request.accepted_at, request.closed_at = None, None, None
-        request.reopened_count += 1
-        request.updated_at = now
-        session.add(request)
-        session.flush()
-        record(session, request_id=request.id, kind=EventKind.REOPENED, now=now, actor=guest)
+    if _move_if_allowed(session, request, Action.REOPEN, guest, now):
         offer(session, out, env, request, now)
         _alert_supervisors(session, out, env, request)
     _reply(out, guest, message_id, messages.reopened_for_guest(env.hotel, t, request))
     return request
+
+
+def _move_if_allowed(
+    session: Session, request: Request, action: Action, guest: Guest, now: datetime
+) -> bool:
+    """Do ``action`` if the request's state allows it; an answer is heard either way."""
+    if not lifecycle.allows(request, action, guest):
+        return False
+    try:
+        lifecycle.move(session, request, action, by=guest, now=now)
+    except errors.DomainError:
+        return False  # moved on since it was read
+    return True
 
 
 def _reply(out: Outbox, guest: Guest, message_id: int | None, text: str) -> None:
@@ -229,14 +234,14 @@ def rate(
     out: Outbox,
     env: Env,
     *,
-    telegram_id: int,
+    guest_id: int | None,
     followup_id: int,
     rating: int,
     message_id: int | None,
     now: datetime,
 ) -> Request:
     """Store the guest's optional 1–5 rating."""
-    followup, request, guest = _guest_followup(session, telegram_id, followup_id)
+    followup, request, guest = _guest_followup(session, guest_id, followup_id)
     if not 1 <= rating <= 5 or followup.answer != "yes":
         raise errors.StaleAction(request.id, request.status)
     if followup.rating is not None:

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot import messages
-from bot.models import Guest
+from bot.models import Guest, Staff
 from bot.notifier import Button, Outbox, Outgoing
-from bot.services.actors import find_guest, find_staff
+from bot.services.actors import find_guest
 from bot.services.common import Env, Person
 
 ROOM_PAYLOAD_PREFIX = "room-"
@@ -120,12 +120,20 @@ def language_menu(out: Outbox, env: Env, *, chat_id: int, locale: str) -> None:
 
 
 def set_language(
-    session: Session, out: Outbox, env: Env, *, person: Person, locale: str, now: datetime
+    session: Session,
+    out: Outbox,
+    env: Env,
+    *,
+    person: Person,
+    staff_id: int | None,
+    locale: str,
+    now: datetime,
 ) -> str:
-    """Save the language a guest or staff member chose; answer in it."""
+    """Save the language a staff member (``staff_id``) or else the guest ``person`` chose;
+    answer in it."""
     if locale not in env.i18n.offered:
         locale = env.i18n.default
-    staff = find_staff(session, person.telegram_id)
+    staff = session.get(Staff, staff_id) if staff_id is not None else None
     if staff is not None and staff.active:
         staff.language = locale
         session.add(staff)

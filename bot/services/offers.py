@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
-from bot import messages
+from bot import lifecycle, messages
 from bot.i18n import Translator
 from bot.models import EventKind, Offer, OfferStatus, Request, RequestStatus, Staff
 from bot.notifier import Button, Media, Outbox, Outgoing, split_text
 from bot.routing import Tier, recipients
-from bot.services.common import Env, event, record, record_rows
+from bot.services import errors
+from bot.services.common import Env, event, record_rows
 
 
 def active_offers(session: Session, request_id: int) -> list[Offer]:
@@ -157,8 +158,9 @@ def assignee_buttons(t: Translator, request: Request) -> tuple[tuple[Button, ...
     )
 
 
-def relieve(session: Session, staff: Staff, now: datetime, *, reason: EventKind) -> set[int]:
-    """Withdraw a staff member's offers and reopen their accepted requests.
+def relieve(session: Session, staff: Staff, now: datetime, *, reason: lifecycle.Action) -> set[int]:
+    """Withdraw a staff member's offers and reopen their accepted requests (``reason``: the
+    lifecycle's action for why they cannot keep them).
 
     Returns the ids of the requests involved, for the caller to hand on.
     """
@@ -177,10 +179,10 @@ def relieve(session: Session, staff: Staff, now: datetime, *, reason: EventKind)
         )
     ).all()
     for request in assigned:
-        request.status, request.assignee_id, request.accepted_at = RequestStatus.OPEN, None, None
-        request.updated_at = now
-        session.add(request)
-        record(session, request_id=request.id, kind=reason, now=now, actor=staff)
+        try:
+            lifecycle.move(session, request, reason, by=None, subject=staff, now=now)
+        except errors.DomainError:
+            continue  # done or cancelled meanwhile: nothing to hand on
         involved.add(request.id)  # type: ignore[arg-type]
     session.flush()
     return involved

@@ -24,7 +24,7 @@ from bot.models import (
     RequestStatus,
 )
 from bot.notifier import Button, Outbox, Outgoing
-from bot.services import guests, requests
+from bot.services import requests
 from bot.services.common import Env, Person, record
 from bot.services.offers import update_copies
 
@@ -64,12 +64,14 @@ def forget(
     env: Env,
     *,
     person: Person,
+    guest_id: int | None,
     confirmed: bool,
     message_id: int | None,
     now: datetime,
 ) -> Guest | None:
-    """Erase a guest at their request: open requests are cancelled first (staff are told)."""
-    guest = guests.find(session, person.telegram_id)
+    """Erase the guest ``guest_id`` at their request (``person``: their chat, which is answered
+    even if they are not a guest): open requests are cancelled first (staff are told)."""
+    guest = session.get(Guest, guest_id) if guest_id is not None else None
     t = env.t(guest.language if guest else env.i18n.negotiate(person.language_code))
     if not confirmed or guest is None:
         out.send(
@@ -87,9 +89,7 @@ def forget(
     ).all()
     for request in still_open:
         assert request.id is not None
-        requests.cancel(
-            session, out, env, telegram_id=person.telegram_id, request_id=request.id, now=now
-        )
+        requests.cancel(session, out, env, guest_id=guest.id, request_id=request.id, now=now)
     out.send(
         Outgoing(chat_id=person.chat_id, text=messages.forgotten(t), edit_message_id=message_id)
     )

@@ -104,17 +104,17 @@ class Period:
         return _midnight(self.first, tz), _midnight(self.end, tz)
 
 
-def supervisor(session: Session, telegram_id: int) -> Staff:
-    """The active supervisor with this Telegram id, else a domain error."""
-    staff = staff_member(session, telegram_id)
+def supervisor(session: Session, staff_id: int | None) -> Staff:
+    """The active supervisor ``staff_id``, else a domain error."""
+    staff = staff_member(session, staff_id)
     if not staff.is_supervisor:
         raise errors.NotSupervisor
     return staff
 
 
-def timeline(session: Session, env: Env, *, telegram_id: int, request_id: int) -> str:
+def timeline(session: Session, env: Env, *, staff_id: int | None, request_id: int) -> str:
     """The full timeline of a request, for a supervisor."""
-    reader = supervisor(session, telegram_id)
+    reader = supervisor(session, staff_id)
     request = session.get(Request, request_id)
     if request is None:
         raise errors.UnknownRequest(request_id)
@@ -183,7 +183,7 @@ def followup_totals(session: Session, start: datetime, end: datetime) -> Followu
 
 
 def followup_log(
-    session: Session, env: Env, *, telegram_id: int, day_spec: str | None, now: datetime
+    session: Session, env: Env, *, staff_id: int | None, day_spec: str | None, now: datetime
 ) -> str:
     """Follow-ups sent on a day in the hotel's time zone: totals, then the ones to look at.
 
@@ -191,7 +191,7 @@ def followup_log(
     busier one lists only those that need attention, newest first, at most
     ``FOLLOWUP_LINES`` of them.
     """
-    reader = supervisor(session, telegram_id)
+    reader = supervisor(session, staff_id)
     tz = env.hotel.tz
     day = parse_day(day_spec, now.astimezone(tz).date())
     start, end = _midnight(day, tz), _midnight(day + timedelta(days=1), tz)
@@ -369,10 +369,10 @@ def period_figures(
 
 
 def period_report(
-    session: Session, env: Env, *, telegram_id: int, period_spec: str | None, now: datetime
+    session: Session, env: Env, *, staff_id: int | None, period_spec: str | None, now: datetime
 ) -> str:
     """``/report``: requests and follow-ups of a month, week or day in the hotel's time zone."""
-    reader = supervisor(session, telegram_id)
+    reader = supervisor(session, staff_id)
     tz = env.hotel.tz
     period = parse_period(period_spec, now.astimezone(tz).date())
     start, end = period.bounds(tz)

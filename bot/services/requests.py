@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, func, insert
 from sqlmodel import Session, col, select
 
-from bot import messages
+from bot import lifecycle, messages
 from bot.i18n import Translator
+from bot.lifecycle import Action
 from bot.models import (
     ACTIVE_STATUSES,
     EventKind,
@@ -24,8 +25,7 @@ from bot.models import (
 from bot.notifier import Button, Outbox, Outgoing
 from bot.routing import Tier, match_department, recipients
 from bot.services import errors, followups, guests
-from bot.services.actors import find_staff
-from bot.services.common import Env, Person, event, record, record_rows
+from bot.services.common import Env, Person, event, record_rows
 from bot.services.offers import active_offers, assignee_buttons, offer, update_copies
 
 
@@ -40,9 +40,9 @@ class Content:
     longitude: float | None = None
 
 
-def staff_member(session: Session, telegram_id: int) -> Staff:
-    """The active staff member with this Telegram id, else ``NotRegistered``."""
-    staff = find_staff(session, telegram_id)
+def staff_member(session: Session, staff_id: int | None) -> Staff:
+    """The active staff member ``staff_id`` (None: not staff), else ``NotRegistered``."""
+    staff = session.get(Staff, staff_id) if staff_id is not None else None
     if staff is None or not staff.active:
         raise errors.NotRegistered
     return staff
@@ -55,31 +55,14 @@ def _request(session: Session, request_id: int) -> Request:
     return request
 
 
-def _guest_request(session: Session, telegram_id: int, request_id: int) -> tuple[Guest, Request]:
-    guest = guests.find(session, telegram_id)
+def _guest_request(
+    session: Session, guest_id: int | None, request_id: int
+) -> tuple[Guest, Request]:
+    guest = session.get(Guest, guest_id) if guest_id is not None else None
     request = session.get(Request, request_id)
     if guest is None or request is None or request.guest_id != guest.id:
         raise errors.UnknownRequest(request_id)
     return guest, request
-
-
-def _transition(
-    session: Session,
-    request: Request,
-    *,
-    expect: tuple[RequestStatus, ...],
-    assignee: int | None = None,
-    **values: object,
-) -> bool:
-    """Change ``request`` only if it is still in an expected state; True if this call won."""
-    statement = update(Request).where(
-        col(Request.id) == request.id, col(Request.status).in_([s.value for s in expect])
-    )
-    if assignee is not None:
-        statement = statement.where(col(Request.assignee_id) == assignee)
-    won: bool = session.execute(statement.values(**values)).rowcount == 1  # type: ignore[attr-defined]
-    session.refresh(request)
-    return won
 
 
 def submit(
@@ -125,6 +108,7 @@ def submit(
         room=guest.room,
         language=guest.language,
         routed_by="keywords" if matched else "fallback",
+        status=lifecycle.INITIAL,
         created_at=now,
         updated_at=now,
     )
@@ -195,17 +179,16 @@ def pick_department(
     out: Outbox,
     env: Env,
     *,
-    telegram_id: int,
+    guest_id: int | None,
     request_id: int,
     department: str,
     now: datetime,
 ) -> Request:
     """Move a still-waiting request to the department the guest chose."""
-    guest, request = _guest_request(session, telegram_id, request_id)
+    guest, request = _guest_request(session, guest_id, request_id)
     if department not in env.hotel.department_keys:
         raise errors.UnknownDepartment(department, env.hotel.department_keys)
-    if request.status != RequestStatus.OPEN:
-        raise errors.StaleAction(request_id, request.status)
+    lifecycle.check(session, request, Action.REROUTE, guest)
     if department != request.department:
         update_copies(
             session,
@@ -215,17 +198,14 @@ def pick_department(
             active_offers(session, request_id),
             lambda t, _o: messages.moved_to(env.hotel, t, department),
         )
-        request.department, request.routed_by, request.updated_at = department, "guest", now
-        session.add(request)
-        session.flush()
-        record(
+        lifecycle.move(
             session,
-            request_id=request_id,
-            kind=EventKind.ROUTED,
+            request,
+            Action.REROUTE,
+            by=guest,
             now=now,
-            actor=guest,
-            department=department,
-            by="guest",
+            changes={"department": department, "routed_by": "guest"},
+            details={"department": department, "by": "guest"},
         )
         tier = offer(session, out, env, request, now)
     else:
@@ -240,35 +220,18 @@ def pick_department(
 
 
 def accept(
-    session: Session, out: Outbox, env: Env, *, telegram_id: int, request_id: int, now: datetime
+    session: Session, out: Outbox, env: Env, *, staff_id: int | None, request_id: int, now: datetime
 ) -> Request:
     """Give the request to the first staff member who presses Accept; others see who took it."""
-    staff = staff_member(session, telegram_id)
+    staff = staff_member(session, staff_id)
     request = _request(session, request_id)
     offers = active_offers(session, request_id)
-    if request.status == RequestStatus.ACCEPTED and request.assignee_id == staff.id:
-        return request
+    offered = any(o.staff_id == staff.id for o in offers)
     if (
-        request.status == RequestStatus.OPEN
-        and not staff.is_supervisor
-        and all(o.staff_id != staff.id for o in offers)
+        lifecycle.move(session, request, Action.ACCEPT, by=staff, offered=offered, now=now).event
+        is None
     ):
-        raise errors.StaleAction(request_id, request.status)
-    won = _transition(
-        session,
-        request,
-        expect=(RequestStatus.OPEN,),
-        status=RequestStatus.ACCEPTED,
-        assignee_id=staff.id,
-        accepted_at=now,
-        updated_at=now,
-    )
-    if not won:
-        if request.status == RequestStatus.ACCEPTED and request.assignee_id is not None:
-            holder = session.get(Staff, request.assignee_id)
-            raise errors.AlreadyTaken(request_id, holder.name if holder else "?")
-        raise errors.StaleAction(request_id, request.status)
-    record(session, request_id=request_id, kind=EventKind.ACCEPTED, now=now, actor=staff)
+        return request  # theirs already: pressed twice
     mine = [o for o in offers if o.staff_id == staff.id]
     update_copies(
         session,
@@ -341,33 +304,20 @@ def _by_assignee(
     out: Outbox,
     env: Env,
     *,
-    telegram_id: int,
+    staff_id: int | None,
     request_id: int,
     now: datetime,
-    event: EventKind,
+    action: Action,
     status_line: Callable[[Translator, Staff], str],
     card_status: OfferStatus,
-    **values: object,
 ) -> tuple[Staff, Request]:
-    """Move an accepted request on, if the presser is its assignee and it is still accepted.
+    """Move an accepted request on with ``action``, if the presser is its assignee.
 
-    The move is recorded as ``event`` and the assignee's card shows ``status_line``.
+    The assignee's card shows ``status_line``.
     """
-    staff = staff_member(session, telegram_id)
+    staff = staff_member(session, staff_id)
     request = _request(session, request_id)
-    if request.status == RequestStatus.ACCEPTED and request.assignee_id != staff.id:
-        raise errors.NotYours(request_id)
-    won = _transition(
-        session,
-        request,
-        expect=(RequestStatus.ACCEPTED,),
-        assignee=staff.id,
-        updated_at=now,
-        **values,
-    )
-    if not won:
-        raise errors.StaleAction(request_id, request.status)
-    record(session, request_id=request_id, kind=event, now=now, actor=staff)
+    lifecycle.move(session, request, action, by=staff, now=now)
     update_copies(
         session,
         out,
@@ -381,43 +331,38 @@ def _by_assignee(
 
 
 def release(
-    session: Session, out: Outbox, env: Env, *, telegram_id: int, request_id: int, now: datetime
+    session: Session, out: Outbox, env: Env, *, staff_id: int | None, request_id: int, now: datetime
 ) -> Request:
     """Hand an accepted request back; it is offered again to everyone else who should see it."""
     staff, request = _by_assignee(
         session,
         out,
         env,
-        telegram_id=telegram_id,
+        staff_id=staff_id,
         request_id=request_id,
         now=now,
-        event=EventKind.RELEASED,
+        action=Action.RELEASE,
         status_line=lambda t, _staff: messages.released_by_you(t),
         card_status=OfferStatus.WITHDRAWN,
-        status=RequestStatus.OPEN,
-        assignee_id=None,
-        accepted_at=None,
     )
     offer(session, out, env, request, now, exclude={staff.id})  # type: ignore[arg-type]
     return request
 
 
 def mark_done(
-    session: Session, out: Outbox, env: Env, *, telegram_id: int, request_id: int, now: datetime
+    session: Session, out: Outbox, env: Env, *, staff_id: int | None, request_id: int, now: datetime
 ) -> Request:
     """Mark an accepted request done, tell the guest and schedule the follow-up."""
     _staff, request = _by_assignee(
         session,
         out,
         env,
-        telegram_id=telegram_id,
+        staff_id=staff_id,
         request_id=request_id,
         now=now,
-        event=EventKind.DONE,
+        action=Action.FINISH,
         status_line=lambda t, staff: messages.done_by(t, staff.name),
         card_status=OfferStatus.TAKEN,
-        status=RequestStatus.DONE,
-        done_at=now,
     )
     guest = session.get(Guest, request.guest_id)
     if guest is not None:
@@ -428,22 +373,12 @@ def mark_done(
 
 
 def cancel(
-    session: Session, out: Outbox, env: Env, *, telegram_id: int, request_id: int, now: datetime
+    session: Session, out: Outbox, env: Env, *, guest_id: int | None, request_id: int, now: datetime
 ) -> Request:
     """Cancel a guest's own waiting or accepted request; staff copies and the assignee are told."""
-    guest, request = _guest_request(session, telegram_id, request_id)
-    assignee_id = request.assignee_id
-    won = _transition(
-        session,
-        request,
-        expect=ACTIVE_STATUSES,
-        status=RequestStatus.CANCELLED,
-        closed_at=now,
-        updated_at=now,
-    )
-    if not won:
-        raise errors.StaleAction(request_id, request.status)
-    record(session, request_id=request_id, kind=EventKind.CANCELLED, now=now, actor=guest)
+    guest, request = _guest_request(session, guest_id, request_id)
+    lifecycle.move(session, request, Action.CANCEL, by=guest, now=now)
+    assignee_id = request.assignee_id  # kept by the cancelled request: whoever held it last
     copies = select(Offer).where(
         Offer.request_id == request_id,
         col(Offer.status).in_([OfferStatus.ACTIVE.value, OfferStatus.TAKEN.value]),
@@ -532,9 +467,9 @@ def offer_waiting(
     return sent
 
 
-def tasks(session: Session, *, telegram_id: int) -> tuple[Staff, list[Request]]:
+def tasks(session: Session, *, staff_id: int | None) -> tuple[Staff, list[Request]]:
     """A staff member's accepted requests."""
-    staff = staff_member(session, telegram_id)
+    staff = staff_member(session, staff_id)
     query = (
         select(Request)
         .where(Request.assignee_id == staff.id, Request.status == RequestStatus.ACCEPTED)

@@ -9,7 +9,8 @@ from sqlmodel import Session, col, select
 
 from bot import messages
 from bot.config import HotelConfig
-from bot.models import EventKind, Offer, OfferStatus, Request, RequestStatus, Role, Staff
+from bot.lifecycle import Action
+from bot.models import Offer, OfferStatus, Request, RequestStatus, Role, Staff
 from bot.notifier import Button, Outbox, Outgoing
 from bot.services import errors
 from bot.services.common import Env
@@ -71,26 +72,22 @@ def listing(session: Session) -> list[Staff]:
     return list(session.exec(query))
 
 
-def remove(session: Session, *, telegram_id: int, now: datetime) -> Staff:
+def remove(session: Session, *, staff_id: int | None, now: datetime) -> Staff:
     """Deactivate a staff member; their offers are withdrawn and accepted requests reopened.
 
     The history keeps their name. The running bot offers the reopened requests to others on
     its next sweep.
     """
-    staff = session.exec(
-        select(Staff).where(Staff.telegram_id == telegram_id, col(Staff.active))
-    ).first()
-    if staff is None:
-        raise errors.NotRegistered
+    staff = staff_member(session, staff_id)
     staff.active, staff.on_duty = False, False
     session.add(staff)
-    relieve(session, staff, now, reason=EventKind.RELEASED)
+    relieve(session, staff, now, reason=Action.WITHDRAW)
     return staff
 
 
-def show_duty(session: Session, out: Outbox, env: Env, *, telegram_id: int) -> Staff:
+def show_duty(session: Session, out: Outbox, env: Env, *, staff_id: int | None) -> Staff:
     """Send the staff member their duty status with a button to switch it."""
-    staff = staff_member(session, telegram_id)
+    staff = staff_member(session, staff_id)
     t = env.t(staff.language)
     button = Button(
         messages.duty_button(t, staff), "duty:{}".format("off" if staff.on_duty else "on")
@@ -104,14 +101,14 @@ def show_duty(session: Session, out: Outbox, env: Env, *, telegram_id: int) -> S
 
 
 def set_duty(
-    session: Session, out: Outbox, env: Env, *, telegram_id: int, on: bool, now: datetime
+    session: Session, out: Outbox, env: Env, *, staff_id: int | None, on: bool, now: datetime
 ) -> Staff:
     """Start or end a shift.
 
     Starting one offers the waiting requests this person should see. Ending one withdraws their
     offers and hands each on; accepted requests stay theirs until released or done.
     """
-    staff = staff_member(session, telegram_id)
+    staff = staff_member(session, staff_id)
     t = env.t(staff.language)
     was_on = staff.on_duty
     staff.on_duty = on

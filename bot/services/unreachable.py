@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from bot import messages
+from bot.lifecycle import Action
 from bot.models import (
     ACTIVE_STATUSES,
     EventKind,
@@ -55,7 +56,7 @@ def staff_blocked(session: Session, out: Outbox, env: Env, staff: Staff, now: da
         return
     staff.blocked_at, staff.on_duty = now, False
     session.add(staff)
-    handed_on = relieve(session, staff, now, reason=EventKind.STAFF_UNREACHABLE)
+    handed_on = relieve(session, staff, now, reason=Action.UNREACHABLE)
     for request_id in sorted(handed_on):
         waiting = session.get(Request, request_id)
         open_ = waiting is not None and waiting.status == RequestStatus.OPEN
