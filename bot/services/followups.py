@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, update
 from sqlmodel import Session, col, select
 
 from bot import messages
+from bot.buttons import FollowUpAnswer, Rate
 from bot.models import (
     EventKind,
     FollowUp,
@@ -100,8 +101,12 @@ def process_due(session: Session, out: Outbox, env: Env, now: datetime) -> Timer
                 text=messages.followup_question(t, request),
                 buttons=(
                     (
-                        Button(messages.followup_yes_button(t), f"fu:{followup_id}:y"),
-                        Button(messages.followup_no_button(t), f"fu:{followup_id}:n"),
+                        Button(
+                            messages.followup_yes_button(t), FollowUpAnswer(followup_id, fine=True)
+                        ),
+                        Button(
+                            messages.followup_no_button(t), FollowUpAnswer(followup_id, fine=False)
+                        ),
                     ),
                 ),
             )
@@ -218,7 +223,7 @@ def answer(
             session.add(request)
             record(session, request_id=request.id, kind=EventKind.CLOSED, now=now)
         _reply(out, guest, message_id, messages.followup_thanks(t, request))
-        stars_row = tuple(Button(str(n), f"rate:{followup.id}:{n}") for n in range(1, 6))
+        stars_row = tuple(Button(str(n), Rate(followup_id, n)) for n in range(1, 6))
         out.send(
             Outgoing(chat_id=guest.chat_id, text=messages.rating_question(t), buttons=(stars_row,))
         )
