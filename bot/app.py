@@ -19,7 +19,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
-from bot.callbacks import CallbackSigner
+from bot.buttons import CallbackSigner
 from bot.clock import Clock, SystemClock
 from bot.config import HotelConfig
 from bot.db import checkpoint_wal, session_factory

@@ -27,7 +27,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import outbox, queue
-from bot.callbacks import CallbackSigner
+from bot.buttons import CallbackSigner
 from bot.clock import Clock
 from bot.db import SessionFactory, any_pending_in, bookkeeping
 from bot.models import Offer, OutboxMessage, OutboxStatus
@@ -100,7 +100,7 @@ def _markup_json(message: Outgoing, signer: CallbackSigner) -> dict[str, Any] | 
         return None
     return {
         "inline_keyboard": [
-            [{"text": b.text, "callback_data": signer.sign(b.data)} for b in row]
+            [{"text": b.text, "callback_data": signer.sign(b.action)} for b in row]
             for row in message.buttons
         ]
     }

@@ -17,7 +17,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot import intake, timers
 from bot import outbox as durable_outbox
-from bot.callbacks import CallbackSigner
+from bot.buttons import ButtonAction, CallbackSigner
 from bot.clock import Clock
 from bot.db import SessionFactory
 from bot.delivery import Sender
@@ -149,6 +149,7 @@ class ConciergeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, A
     ) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.actor: Actor | None = None
+        self.button: ButtonAction | None = None  # a pressed button's action, once verified
         self._translator: Translator | None = None
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from functools import cache
+from typing import assert_never
 
 from babel import Locale
 
@@ -573,54 +574,67 @@ def _language_name(code: str, reader_locale: str) -> str:
 
 def event_line(hotel: HotelConfig, t: Translator, event: Event) -> str:
     """One audit-trail event in words, with its time in the hotel's zone."""
+    return f"{t.datetime(event.at, hotel.tz)} — {event_text(hotel, t, event)}"
+
+
+def event_text(hotel: HotelConfig, t: Translator, event: Event) -> str:
+    """What an audit-trail event says happened; every kind has its own words."""
     _ = t.gettext
     d = event.details
     who = event.actor_name or _("system")
     kind = EventKind(event.kind)
     if kind is EventKind.CREATED:
-        what = _("created by the guest ({name})").format(name=who)
-    elif kind is EventKind.ROUTED:
+        return _("created by the guest ({name})").format(name=who)
+    if kind is EventKind.ROUTED:
         how = {
             "keywords": _("by keywords"),
             "fallback": _("no keyword matched"),
             "guest": _("chosen by the guest"),
         }.get(str(d.get("by", "")), "")
-        what = _("routed to {department} ({how})").format(
+        return _("routed to {department} ({how})").format(
             department=department(hotel, t, str(d.get("department", ""))), how=how
         )
-    elif kind is EventKind.OFFERED:
-        what = _("offered to {names}").format(names=", ".join(d.get("names", [])))
-    elif kind is EventKind.NOBODY_ON_DUTY:
-        what = _("nobody on duty to offer it to")
-    elif kind is EventKind.ACCEPTED:
-        what = _("accepted by {name}").format(name=who)
-    elif kind is EventKind.RELEASED:
-        what = _("released by {name}").format(name=who)
-    elif kind is EventKind.DONE:
-        what = _("done by {name}").format(name=who)
-    elif kind is EventKind.FOLLOWUP_SCHEDULED:
-        what = _("follow-up scheduled for {time}").format(
+    if kind is EventKind.OFFERED:
+        return _("offered to {names}").format(names=", ".join(d.get("names", [])))
+    if kind is EventKind.NOBODY_ON_DUTY:
+        return _("nobody on duty to offer it to")
+    if kind is EventKind.ACCEPTED:
+        return _("accepted by {name}").format(name=who)
+    if kind is EventKind.RELEASED:
+        return _("released by {name}").format(name=who)
+    if kind is EventKind.DONE:
+        return _("done by {name}").format(name=who)
+    if kind is EventKind.FOLLOWUP_SCHEDULED:
+        return _("follow-up scheduled for {time}").format(
             time=t.time(_parse(d["due_at"]), hotel.tz)
         )
-    elif kind is EventKind.FOLLOWUP_SENT:
-        what = _("follow-up sent to the guest")
-    elif kind is EventKind.FOLLOWUP_ANSWERED:
-        what = (
-            _("follow-up answered: all good")
-            if d.get("answer") == "yes"
-            else _("follow-up answered: not fixed")
+    if kind is EventKind.FOLLOWUP_SENT:
+        return _("follow-up sent to the guest")
+    if kind is EventKind.FOLLOWUP_ANSWERED:
+        if d.get("answer") == "yes":
+            return _("follow-up answered: all good")
+        return _("follow-up answered: not fixed")
+    if kind is EventKind.FOLLOWUP_UNANSWERED:
+        return _("follow-up got no answer")
+    if kind is EventKind.RATED:
+        return _("rated {stars} by the guest").format(stars=stars(int(d.get("rating", 0))))
+    if kind is EventKind.REOPENED:
+        return _("reopened")
+    if kind is EventKind.CLOSED:
+        return _("closed")
+    if kind is EventKind.CANCELLED:
+        return _("cancelled by {name}").format(name=who)
+    if kind is EventKind.GUEST_UNREACHABLE:
+        # TRANSLATORS: a timeline entry; the request itself goes on.
+        return _("the guest has blocked the bot and no longer receives messages")
+    if kind is EventKind.STAFF_UNREACHABLE:
+        # TRANSLATORS: a timeline entry; {name} is the staff member who held the request.
+        return _("{name} has blocked the bot: taken off duty, the request handed on").format(
+            name=who
         )
-    elif kind is EventKind.FOLLOWUP_UNANSWERED:
-        what = _("follow-up got no answer")
-    elif kind is EventKind.RATED:
-        what = _("rated {stars} by the guest").format(stars=stars(int(d.get("rating", 0))))
-    elif kind is EventKind.REOPENED:
-        what = _("reopened")
-    elif kind is EventKind.CLOSED:
-        what = _("closed")
-    else:
-        what = _("cancelled by {name}").format(name=who)
-    return f"{t.datetime(event.at, hotel.tz)} — {what}"
+    if kind is EventKind.ANONYMIZED:
+        return _("the guest's personal data was erased")
+    assert_never(kind)
 
 
 def timeline(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from bot.callbacks import MAX_DATA
+from bot.buttons import ButtonAction, pack
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -19,14 +19,18 @@ CAPTION_LIMIT = 1024
 
 @dataclass(frozen=True)
 class Button:
-    """An inline button; ``data`` is the callback payload, signed when it is sent."""
+    """An inline button and the action it stands for, signed when it is sent."""
 
     text: str
-    data: str
+    action: ButtonAction
 
     def __post_init__(self) -> None:
-        if len(self.data.encode()) > MAX_DATA:
-            raise ValueError(f"callback data too long: {self.data!r}")
+        pack(self.action)  # refuse now what could not be sent later
+
+    @property
+    def data(self) -> str:
+        """The action as unsigned callback data."""
+        return pack(self.action)
 
 
 @dataclass(frozen=True)

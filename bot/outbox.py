@@ -16,7 +16,8 @@ without holding up the others.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -28,9 +29,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from bot.buttons import unpack
 from bot.models import GLOBAL_PACING, OutboxMessage, OutboxStatus, Pacing, as_utc
 from bot.notifier import Button, Media, Outgoing
 from bot.queue import LEASE, LeasedQueue
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,15 +90,27 @@ def from_payload(chat_id: int, payload: dict[str, Any]) -> Outgoing:
     return Outgoing(
         chat_id=chat_id,
         text=str(payload.get("text", "")),
-        buttons=tuple(
-            tuple(Button(str(text), str(data)) for text, data in row)
-            for row in payload.get("buttons", [])
-        ),
+        buttons=tuple(_buttons(payload.get("buttons", []))),
         media=Media(**media) if media else None,
         edit_message_id=payload.get("edit_message_id"),
         edit_offer_id=payload.get("edit_offer_id"),
         offer_id=payload.get("offer_id"),
     )
+
+
+def _buttons(rows: list[list[list[str]]]) -> Iterator[tuple[Button, ...]]:
+    """Stored ``[text, data]`` pairs as buttons; one whose data no longer unpacks is left out
+    (pressed, it would only be answered as stale)."""
+    for row in rows:
+        buttons = []
+        for text, data in row:
+            action = unpack(str(data))
+            if action is None:
+                log.warning("outbox button %r is not a known action; left out", data)
+            else:
+                buttons.append(Button(str(text), action))
+        if buttons:
+            yield tuple(buttons)
 
 
 def enqueue(session: Session, messages: Iterable[Outgoing], now: datetime) -> int:

@@ -3,8 +3,10 @@
 Registration order matters and lives here, in one place:
 
 * group -1: ``common.identify`` looks up who is writing and picks their locale for the update;
-* group 0: commands and buttons of every role, then guest messages (text, photo, voice,
-  document, location), then the fallbacks for unknown commands and unsupported content;
+* group 0: commands of every role, then guest messages (text, photo, voice, document,
+  location), then one handler for every button press, routed by the type of its action (each
+  module says ``buttons.on(Accept, on_accept)``), then the fallbacks for unknown commands and
+  unsupported content;
 * the error handler logs with the traceback and answers the user honestly.
 """
 
@@ -15,14 +17,16 @@ from typing import Any
 from telegram.ext import Application
 
 from handlers import common, guest, staff, supervisor
+from handlers.buttons import Buttons
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add every handler to ``application`` in the documented order."""
+    buttons = Buttons(stale=common.stale_button)
     common.register_identify(application)
-    common.register_commands(application)
-    staff.register(application)
+    common.register_commands(application, buttons)
+    staff.register(application, buttons)
     supervisor.register(application)
-    guest.register(application)
-    common.register_fallbacks(application)
+    guest.register(application, buttons)
+    common.register_fallbacks(application, buttons)
     application.add_error_handler(common.on_error)

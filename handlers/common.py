@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Any, Literal, Protocol, overload
+from typing import Any, Literal, Protocol, TypeVar, cast, overload
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -14,7 +14,6 @@ from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
-    CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
     TypeHandler,
@@ -22,7 +21,7 @@ from telegram.ext import (
 )
 
 from bot import intake, messages
-from bot.callbacks import pattern
+from bot.buttons import ButtonAction, SetLanguage
 from bot.deps import ConciergeContext, Tx
 from bot.notifier import Button, Outbox, Outgoing
 from bot.services import guests
@@ -30,6 +29,7 @@ from bot.services.actors import Actor
 from bot.services.actors import identify as identify_actor
 from bot.services.common import Env, Person
 from bot.services.errors import DomainError
+from handlers.buttons import Buttons
 
 log = logging.getLogger(__name__)
 
@@ -137,19 +137,28 @@ class GuestAction(Protocol):
     ) -> object: ...
 
 
-Callback = Callable[[Update, ConciergeContext], Coroutine[Any, Any, None]]
+class OnRequest(Protocol):
+    """A button's action on one request."""
+
+    request_id: int
+
+
+R = TypeVar("R", bound=ButtonAction)
+Callback = Callable[[Update, ConciergeContext, R], Coroutine[Any, Any, None]]
 
 
 @overload
-def request_button(action: StaffAction, doc: str) -> Callback: ...
+def request_button(action: StaffAction, doc: str) -> Callback[Any]: ...
 @overload
-def request_button(action: GuestAction, doc: str, *, by_guest: Literal[True]) -> Callback: ...
-def request_button(action: Callable[..., object], doc: str, *, by_guest: bool = False) -> Callback:
-    """A button callback running ``action`` on the request id its pattern captured, for the
-    staff member (or, ``by_guest``, the guest) who pressed it."""
+def request_button(action: GuestAction, doc: str, *, by_guest: Literal[True]) -> Callback[Any]: ...
+def request_button(
+    action: Callable[..., object], doc: str, *, by_guest: bool = False
+) -> Callback[Any]:
+    """A button callback running ``action`` on the request its button names, for the staff
+    member (or, ``by_guest``, the guest) who pressed it."""
 
-    async def callback(update: Update, context: ConciergeContext) -> None:
-        (request_id,) = match_groups(context)
+    async def callback(update: Update, context: ConciergeContext, button: Any) -> None:
+        request_id = cast(OnRequest, button).request_id
         presser = {"guest_id": guest_id(context)} if by_guest else {"staff_id": staff_id(context)}
         await press(
             update,
@@ -158,7 +167,7 @@ def request_button(action: Callable[..., object], doc: str, *, by_guest: bool = 
                 tx.session,
                 tx.outbox,
                 context.env,
-                request_id=int(request_id),
+                request_id=request_id,
                 now=tx.now,
                 **presser,
             ),
@@ -166,12 +175,6 @@ def request_button(action: Callable[..., object], doc: str, *, by_guest: bool = 
 
     callback.__doc__ = doc
     return callback
-
-
-def match_groups(context: ConciergeContext) -> tuple[str, ...]:
-    """The groups the button pattern captured."""
-    assert context.matches
-    return tuple(str(group) for group in context.matches[0].groups())
 
 
 def pressed_message_id(update: Update) -> int | None:
@@ -199,9 +202,11 @@ async def identify(update: Update, context: ConciergeContext) -> None:
         await _say_sorry(update, context)
         raise ApplicationHandlerStop from None
     query = update.callback_query
-    if query is not None and context.deps.signer.verify(query.data or "") is None:
-        await answer(query, messages.error_text(context.t, DomainError()), alert=True)
-        raise ApplicationHandlerStop
+    if query is not None:
+        context.button = context.deps.signer.open(query.data or "")
+        if context.button is None:  # forged, from an unknown version, or malformed
+            await stale_button(update, context)
+            raise ApplicationHandlerStop
 
 
 async def start(update: Update, context: ConciergeContext) -> None:
@@ -245,11 +250,10 @@ async def language(update: Update, context: ConciergeContext) -> None:
         )
 
 
-async def language_chosen(update: Update, context: ConciergeContext) -> None:
+async def language_chosen(update: Update, context: ConciergeContext, button: SetLanguage) -> None:
     """Save the language picked from the buttons."""
     query = update.callback_query
     assert query is not None
-    assert context.matches
     async with context.deps.transaction() as tx:
         guests.set_language(
             tx.session,
@@ -257,7 +261,7 @@ async def language_chosen(update: Update, context: ConciergeContext) -> None:
             context.env,
             person=person_of(update),
             staff_id=staff_id(context),
-            locale=context.matches[0].group(1),
+            locale=button.locale,
             now=tx.now,
         )
     await answer(query)
@@ -328,26 +332,31 @@ def register_identify(application: Application[Any, Any, Any, Any, Any, Any]) ->
     application.add_handler(TypeHandler(Update, identify), group=-1)
 
 
-def register_commands(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Commands every role has."""
+def register_commands(
+    application: Application[Any, Any, Any, Any, Any, Any], buttons: Buttons
+) -> None:
+    """Commands and buttons every role has."""
     application.add_handlers(
         [
             CommandHandler("start", start, filters=PRIVATE),
             CommandHandler("help", show_help, filters=PRIVATE),
             CommandHandler("language", language, filters=PRIVATE),
             CommandHandler("myid", my_id, filters=PRIVATE),
-            CallbackQueryHandler(language_chosen, pattern=pattern(r"lang:([a-z]{2})")),
         ]
     )
+    buttons.on(SetLanguage, language_chosen)
 
 
-def register_fallbacks(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Last in group 0: unknown commands, unsupported content, unknown buttons."""
+def register_fallbacks(
+    application: Application[Any, Any, Any, Any, Any, Any], buttons: Buttons
+) -> None:
+    """Last in group 0: every button press by its action, unknown commands, unsupported
+    content."""
     application.add_handlers(
         [
+            buttons.handler(),
             MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, edited),
             MessageHandler(PRIVATE & filters.COMMAND, unknown_command),
             MessageHandler(PRIVATE & filters.UpdateType.MESSAGE, unsupported),
-            CallbackQueryHandler(stale_button),
         ]
     )

@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Message, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot import messages
-from bot.callbacks import pattern
+from bot.buttons import Cancel, FollowUpAnswer, Forget, PickDepartment, Rate
 from bot.deps import ConciergeContext
 from bot.services import followups, guests, privacy, requests
 from bot.services.requests import Content
+from handlers.buttons import ButtonCallback, Buttons
 from handlers.common import (
     PRIVATE,
     guest_id,
-    match_groups,
     person_of,
     press,
     pressed_message_id,
@@ -91,12 +91,13 @@ async def room(update: Update, context: ConciergeContext) -> None:
         )
 
 
-on_cancel = request_button(requests.cancel, "Cancel one of the guest's requests.", by_guest=True)
+on_cancel: ButtonCallback[Cancel] = request_button(
+    requests.cancel, "Cancel one of the guest's requests.", by_guest=True
+)
 
 
-async def on_pick(update: Update, context: ConciergeContext) -> None:
+async def on_pick(update: Update, context: ConciergeContext, button: PickDepartment) -> None:
     """Move a waiting request to the department the guest picked."""
-    request_id, department = match_groups(context)
     await press(
         update,
         context,
@@ -105,16 +106,15 @@ async def on_pick(update: Update, context: ConciergeContext) -> None:
             tx.outbox,
             context.env,
             guest_id=guest_id(context),
-            request_id=int(request_id),
-            department=department,
+            request_id=button.request_id,
+            department=button.department,
             now=tx.now,
         ),
     )
 
 
-async def on_followup(update: Update, context: ConciergeContext) -> None:
+async def on_followup(update: Update, context: ConciergeContext, button: FollowUpAnswer) -> None:
     """Record the guest's answer to a follow-up."""
-    followup_id, answer = match_groups(context)
     await press(
         update,
         context,
@@ -123,17 +123,16 @@ async def on_followup(update: Update, context: ConciergeContext) -> None:
             tx.outbox,
             context.env,
             guest_id=guest_id(context),
-            followup_id=int(followup_id),
-            fine=answer == "y",
+            followup_id=button.followup_id,
+            fine=button.fine,
             message_id=pressed_message_id(update),
             now=tx.now,
         ),
     )
 
 
-async def on_rating(update: Update, context: ConciergeContext) -> None:
+async def on_rating(update: Update, context: ConciergeContext, button: Rate) -> None:
     """Record the guest's rating."""
-    followup_id, rating = match_groups(context)
     await press(
         update,
         context,
@@ -142,8 +141,8 @@ async def on_rating(update: Update, context: ConciergeContext) -> None:
             tx.outbox,
             context.env,
             guest_id=guest_id(context),
-            followup_id=int(followup_id),
-            rating=int(rating),
+            followup_id=button.followup_id,
+            rating=button.rating,
             message_id=pressed_message_id(update),
             now=tx.now,
         ),
@@ -161,9 +160,8 @@ async def forget_me(update: Update, context: ConciergeContext) -> None:
         )
 
 
-async def on_forget(update: Update, context: ConciergeContext) -> None:
+async def on_forget(update: Update, context: ConciergeContext, button: Forget) -> None:
     """Erase (or keep) the guest's data, as they confirmed."""
-    (answer,) = match_groups(context)
     await press(
         update,
         context,
@@ -173,27 +171,25 @@ async def on_forget(update: Update, context: ConciergeContext) -> None:
             context.env,
             person=person_of(update),
             guest_id=guest_id(context),
-            confirmed=answer == "yes",
+            confirmed=button.confirmed,
             message_id=pressed_message_id(update),
             now=tx.now,
         ),
     )
 
 
-def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+def register(application: Application[Any, Any, Any, Any, Any, Any], buttons: Buttons) -> None:
     """Add the guest handlers."""
     application.add_handlers(
         [
             CommandHandler("requests", list_requests, filters=PRIVATE),
             CommandHandler("room", room, filters=PRIVATE),
             CommandHandler("forgetme", forget_me, filters=PRIVATE),
-            CallbackQueryHandler(on_forget, pattern=pattern(r"forget:(yes|no)")),
-            CallbackQueryHandler(on_cancel, pattern=pattern(r"can:(\d{1,12})")),
-            CallbackQueryHandler(
-                on_pick, pattern=pattern(r"dep:(\d{1,12}):([a-z][a-z0-9_]{0,31})")
-            ),
-            CallbackQueryHandler(on_followup, pattern=pattern(r"fu:(\d{1,12}):([yn])")),
-            CallbackQueryHandler(on_rating, pattern=pattern(r"rate:(\d{1,12}):([1-5])")),
             MessageHandler(PRIVATE & filters.UpdateType.MESSAGE & REQUEST_CONTENT, on_message),
         ]
     )
+    buttons.on(Forget, on_forget)
+    buttons.on(Cancel, on_cancel)
+    buttons.on(PickDepartment, on_pick)
+    buttons.on(FollowUpAnswer, on_followup)
+    buttons.on(Rate, on_rating)

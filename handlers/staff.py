@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CommandHandler
 
 from bot import messages
-from bot.callbacks import pattern
+from bot.buttons import Accept, Done, Release, SetDuty
 from bot.deps import ConciergeContext
 from bot.services import errors, requests, staff
-from handlers.common import PRIVATE, match_groups, press, reply, request_button, staff_id
+from handlers.buttons import ButtonCallback, Buttons
+from handlers.common import PRIVATE, press, reply, request_button, staff_id
 
 
 async def duty(update: Update, context: ConciergeContext) -> None:
@@ -34,15 +35,14 @@ async def duty(update: Update, context: ConciergeContext) -> None:
         await reply(update, context, messages.error_text(context.t, error))
 
 
-async def on_duty_button(update: Update, context: ConciergeContext) -> None:
+async def on_duty_button(update: Update, context: ConciergeContext, button: SetDuty) -> None:
     """Switch duty from the button."""
-    (state,) = match_groups(context)
     who = staff_id(context)
     await press(
         update,
         context,
         lambda tx: staff.set_duty(
-            tx.session, tx.outbox, context.env, staff_id=who, on=state == "on", now=tx.now
+            tx.session, tx.outbox, context.env, staff_id=who, on=button.on, now=tx.now
         ),
     )
 
@@ -58,20 +58,24 @@ async def my_tasks(update: Update, context: ConciergeContext) -> None:
     await reply(update, context, messages.staff_tasks(context.env.hotel, context.t, found))
 
 
-on_accept = request_button(requests.accept, "Take a request; the first press wins.")
-on_release = request_button(requests.release, "Hand a request back so that it is offered again.")
-on_done = request_button(requests.mark_done, "Mark a request done.")
+on_accept: ButtonCallback[Accept] = request_button(
+    requests.accept, "Take a request; the first press wins."
+)
+on_release: ButtonCallback[Release] = request_button(
+    requests.release, "Hand a request back so that it is offered again."
+)
+on_done: ButtonCallback[Done] = request_button(requests.mark_done, "Mark a request done.")
 
 
-def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+def register(application: Application[Any, Any, Any, Any, Any, Any], buttons: Buttons) -> None:
     """Add the staff handlers."""
     application.add_handlers(
         [
             CommandHandler("duty", duty, filters=PRIVATE),
             CommandHandler("tasks", my_tasks, filters=PRIVATE),
-            CallbackQueryHandler(on_duty_button, pattern=pattern(r"duty:(on|off)")),
-            CallbackQueryHandler(on_accept, pattern=pattern(r"acc:(\d{1,12})")),
-            CallbackQueryHandler(on_release, pattern=pattern(r"rel:(\d{1,12})")),
-            CallbackQueryHandler(on_done, pattern=pattern(r"done:(\d{1,12})")),
         ]
     )
+    buttons.on(SetDuty, on_duty_button)
+    buttons.on(Accept, on_accept)
+    buttons.on(Release, on_release)
+    buttons.on(Done, on_done)

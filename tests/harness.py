@@ -58,7 +58,7 @@ class Bot:
     ) -> None:
         """A user presses a button on the last message the bot sent to ``on_chat``."""
         message = self.telegram.last_message(on_chat or user_id)
-        signed = self.deps.signer.sign(data)
+        signed = self.deps.signer.sign_data(data)
         await self.feed(callback_update(user_id, signed, message, language_code=language_code))
 
 

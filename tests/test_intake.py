@@ -14,6 +14,7 @@ from telegram.error import InvalidToken
 
 from bot import intake
 from bot.app import processor_for
+from bot.buttons import Cancel
 from bot.db import make_engine, session_factory
 from bot.models import InboundStatus, InboundUpdate, OutboxMessage, Request
 from bot.runner import LEASE, Poller, Processor, WebhookServer
@@ -250,7 +251,7 @@ async def test_a_refused_button_answer_does_not_fail_a_handled_update(
     """After a crash a refused press is handled again; Telegram refuses the second answer."""
     await bot.say(GUEST, "towels")
     ack = bot.telegram.last_message(GUEST)
-    press = callback_update(GUEST, bot.deps.signer.sign("can:99"), ack)  # no such request
+    press = callback_update(GUEST, bot.deps.signer.sign(Cancel(99)), ack)  # no such request
     store(engine, press, now=bot.clock.now())
     bot.telegram.fail_next(
         "answerCallbackQuery", 400, "Bad Request: query is too old and response timeout expired"

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from telegram import Bot
 
 from bot import outbox
-from bot.callbacks import CallbackSigner
+from bot.buttons import CallbackSigner
 from bot.clock import Clock, FakeClock, SystemClock
 from bot.db import bookkeeping, session_factory
 from bot.delivery import Sender, claim_spacing

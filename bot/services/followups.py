@@ -10,6 +10,7 @@ from sqlalchemy import Connection, update
 from sqlmodel import Session, col, select
 
 from bot import lifecycle, messages, timers
+from bot.buttons import FollowUpAnswer, Rate
 from bot.lifecycle import Action
 from bot.models import EventKind, FollowUp, FollowUpStatus, Guest, Request, RequestStatus
 from bot.notifier import Button, Outbox, Outgoing
@@ -96,8 +97,12 @@ def ask_due(session: Session, out: Outbox, env: Env, now: datetime, batch: Seque
                 text=messages.followup_question(t, request),
                 buttons=(
                     (
-                        Button(messages.followup_yes_button(t), f"fu:{followup_id}:y"),
-                        Button(messages.followup_no_button(t), f"fu:{followup_id}:n"),
+                        Button(
+                            messages.followup_yes_button(t), FollowUpAnswer(followup_id, fine=True)
+                        ),
+                        Button(
+                            messages.followup_no_button(t), FollowUpAnswer(followup_id, fine=False)
+                        ),
                     ),
                 ),
             )
@@ -188,7 +193,7 @@ def answer(
         # Closed already when the unanswered question expired, or reopened since: no change.
         _move_if_allowed(session, request, Action.CONFIRM, guest, now)
         _reply(out, guest, message_id, messages.followup_thanks(t, request))
-        stars_row = tuple(Button(str(n), f"rate:{followup.id}:{n}") for n in range(1, 6))
+        stars_row = tuple(Button(str(n), Rate(followup_id, n)) for n in range(1, 6))
         out.send(
             Outgoing(chat_id=guest.chat_id, text=messages.rating_question(t), buttons=(stars_row,))
         )

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot import messages
+from bot.buttons import SetLanguage
 from bot.models import Guest, Staff
 from bot.notifier import Button, Outbox, Outgoing
 from bot.services.actors import find_guest
@@ -112,7 +113,7 @@ def set_room(
 def language_menu(out: Outbox, env: Env, *, chat_id: int, locale: str) -> None:
     """Offer the hotel's languages as buttons."""
     buttons = tuple(
-        (Button(env.t(code).language_name, f"lang:{code}"),) for code in env.i18n.offered
+        (Button(env.t(code).language_name, SetLanguage(code)),) for code in env.i18n.offered
     )
     out.send(
         Outgoing(chat_id=chat_id, text=messages.language_prompt(env.t(locale)), buttons=buttons)

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from bot import lifecycle, messages
+from bot.buttons import Accept, Done, Release
 from bot.i18n import Translator
 from bot.models import EventKind, Offer, OfferStatus, Request, RequestStatus, Staff
 from bot.notifier import Button, Media, Outbox, Outgoing, split_text
@@ -109,6 +110,7 @@ def _send_offer(
                 ),
             )
         )
+    assert request.id is not None
     long_text = len(request.text) > messages.CARD_TEXT_LIMIT
     if long_text:
         for part in split_text(request.text):
@@ -117,7 +119,7 @@ def _send_offer(
         Outgoing(
             chat_id=staff.telegram_id,
             text=messages.offer_card(env.hotel, t, request, tier=tier, full_text_above=long_text),
-            buttons=((Button(messages.accept_button(t), f"acc:{request.id}"),),),
+            buttons=((Button(messages.accept_button(t), Accept(request.id)),),),
             offer_id=offer_id,
         )
     )
@@ -150,10 +152,11 @@ def update_copies(
 
 def assignee_buttons(t: Translator, request: Request) -> tuple[tuple[Button, ...], ...]:
     """Done and Release, for the staff member who accepted ``request``."""
+    assert request.id is not None
     return (
         (
-            Button(messages.done_button(t), f"done:{request.id}"),
-            Button(messages.release_button(t), f"rel:{request.id}"),
+            Button(messages.done_button(t), Done(request.id)),
+            Button(messages.release_button(t), Release(request.id)),
         ),
     )
 

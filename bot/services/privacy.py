@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from bot import messages
+from bot.buttons import Forget
 from bot.models import (
     ACTIVE_STATUSES,
     ActorKind,
@@ -50,8 +51,8 @@ def ask_to_forget(out: Outbox, env: Env, *, person: Person, locale: str) -> None
             text=messages.forget_question(t),
             buttons=(
                 (
-                    Button(messages.forget_button(t), "forget:yes"),
-                    Button(messages.keep_button(t), "forget:no"),
+                    Button(messages.forget_button(t), Forget(confirmed=True)),
+                    Button(messages.keep_button(t), Forget(confirmed=False)),
                 ),
             ),
         )

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, func, insert
 from sqlmodel import Session, col, select
 
 from bot import lifecycle, messages
+from bot.buttons import Cancel, PickDepartment
 from bot.i18n import Translator
 from bot.lifecycle import Action
 from bot.models import (
@@ -131,7 +132,7 @@ def submit(
     if not matched and len(env.hotel.departments) > 1:
         text += "\n\n" + messages.pick_department_hint(t)
         buttons = tuple(
-            (Button(messages.department(env.hotel, t, key), f"dep:{request.id}:{key}"),)
+            (Button(messages.department(env.hotel, t, key), PickDepartment(request.id, key)),)
             for key in env.hotel.department_keys
             if key != department
         )
@@ -424,7 +425,7 @@ def open_for_guest(
     found = list(session.exec(query))
     t = env.t(guest.language)
     buttons = tuple(
-        (Button(messages.cancel_button(t, r), f"can:{r.id}"),)
+        (Button(messages.cancel_button(t, r), Cancel(r.id)),)  # type: ignore[arg-type]
         for r in found
         if r.status in ACTIVE_STATUSES
     )

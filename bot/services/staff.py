@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from bot import messages
+from bot.buttons import SetDuty
 from bot.config import HotelConfig
 from bot.lifecycle import Action
 from bot.models import Offer, OfferStatus, Request, RequestStatus, Role, Staff
@@ -89,9 +90,7 @@ def show_duty(session: Session, out: Outbox, env: Env, *, staff_id: int | None) 
     """Send the staff member their duty status with a button to switch it."""
     staff = staff_member(session, staff_id)
     t = env.t(staff.language)
-    button = Button(
-        messages.duty_button(t, staff), "duty:{}".format("off" if staff.on_duty else "on")
-    )
+    button = Button(messages.duty_button(t, staff), SetDuty(on=not staff.on_duty))
     out.send(
         Outgoing(
             chat_id=staff.telegram_id, text=messages.duty_status(t, staff), buttons=((button,),)
@@ -114,7 +113,7 @@ def set_duty(
     staff.on_duty = on
     session.add(staff)
     session.flush()
-    button = Button(messages.duty_button(t, staff), "duty:{}".format("off" if on else "on"))
+    button = Button(messages.duty_button(t, staff), SetDuty(on=not on))
     out.send(
         Outgoing(
             chat_id=staff.telegram_id, text=messages.duty_status(t, staff), buttons=((button,),)
