@@ -297,7 +297,8 @@ def purge(
         session.commit()
     typer.echo(
         f"anonymized {result.requests} requests and {result.guests} guests older than {days} days; "
-        f"deleted {result.updates} stored updates and {result.messages} delivered messages"
+        f"deleted {result.updates} stored updates, {result.messages} delivered messages "
+        f"and {result.timers} finished timers"
     )
 
 
