@@ -693,8 +693,8 @@ def _find(text: str, lang: Language, now: datetime, tz: ZoneInfo) -> Found | Non
     if day is not None and day_new is not None:
         day_old = _old_span(segments, *day_new)
         span = (min(span[0], day_old[0]), max(span[1], day_old[1]))
-        evening = day_part is not None and day_part.day and day_part.part in (Part.EVENING, _N)
-        if evening and hour < 6:
+        tonight = day_part is not None and bool(day_part.day) and day_part.part in (_E, _N)
+        if tonight and hour < 6:
             day += timedelta(days=1)  # "tonight at 1" is after midnight
     explicit = day is not None
     if day is None:
@@ -721,6 +721,10 @@ def _day(
     """The day dateparser reads next to the time of day at ``clock``, with its span, if any."""
     lo = max(0, clock[0] - WINDOW)
     hi = min(len(normalised), clock[1] + WINDOW)
+    if lo > 0:  # whole words only: "Guten Morgen" cut to "Morgen" would be tomorrow
+        lo = normalised.find(" ", lo, clock[0]) + 1 or clock[0]
+    if hi < len(normalised):
+        hi = max(normalised.rfind(" ", clock[1], hi), clock[1])
     window = normalised[lo:hi]
     base = now.astimezone(tz).replace(tzinfo=None)
     results = _search()(window, [lang.code], _settings(base, lang.date_order)) or []

@@ -225,6 +225,28 @@ def test_english_is_read_in_any_locale():
     assert found.local.strftime("%H:%M") == "19:00"
 
 
+def test_a_locale_without_a_table_is_read_in_english():
+    found = find_time("Taxi tomorrow at 6 please", "pt", NOW, ROME)
+
+    assert found is not None
+    assert found.local == datetime(2026, 12, 3, 6, 0, tzinfo=ROME)
+
+
+def test_a_long_message_is_read_around_the_time():
+    text = "Guten Morgen! " + "Wir haben eine Frage zum Zimmer und zur Heizung. " * 20
+    found = find_time(text + "Bitte ein Taxi morgen um 6, danke.", "de", NOW, ROME)
+
+    assert found is not None
+    assert found.text == "morgen um 6"
+    assert found.local == datetime(2026, 12, 3, 6, 0, tzinfo=ROME)
+
+
+def test_warm_up_loads_every_shipped_language():
+    when.warm_up(when.LANGUAGES)  # no error; then the first message is a warm call
+
+    assert find_time("morgen um 6", "de", NOW, ROME) is not None
+
+
 def test_a_time_only_phrase_earlier_than_now_is_tomorrow():
     late = datetime(2026, 12, 2, 22, 0, tzinfo=UTC)  # 23:00 in Rome
 
