@@ -22,6 +22,7 @@ from tests.test_when import NOW, PHRASES, ROME
 _COLD = """
 import json, resource, sys, time
 from datetime import datetime, UTC
+from zoneinfo import ZoneInfo
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize()

@@ -361,3 +361,14 @@ def test_tonight_after_midnight_is_the_next_day():
 
     assert found is not None
     assert found.local == datetime(2026, 12, 3, 1, 0, tzinfo=ROME)
+
+
+@pytest.mark.bench
+def test_the_benchmark_of_reading_times_runs():
+    from bench import when as bench_when
+
+    first = bench_when._cold("first")
+    wrong = bench_when._dateparser_alone()
+
+    assert first["seconds"] > 0
+    assert all(len(row) == 4 for row in wrong)
