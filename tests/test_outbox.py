@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
@@ -37,9 +38,9 @@ from bot.outbox import Rates
 from bot.queue import LEASE
 from bot.services.common import Env, Person
 from bot.services.unreachable import chat_blocked
-from bot.telegram_http import JsonApi
+from bot.telegram_http import AiohttpRequest, JsonApi
 from tests.conftest import Desk, accept, guest_writes, mark_done, register, set_duty
-from tests.fakebotapi import RateLimits
+from tests.fakebotapi import FakeBotAPI, RateLimits
 from tests.telegram_fakes import RecordingRequest
 
 NO_PACING = Rates(private_interval=0, group_interval=0, global_interval=0)
@@ -701,3 +702,27 @@ def test_instances_pacing_a_new_chat_at_once_keep_the_later_time(
     with Session(engine) as session:
         stored = session.get_one(Pacing, 4242)
     assert as_utc(stored.tat) == clock.now() + timedelta(seconds=2)
+
+
+async def test_a_502_html_page_is_one_warning_and_the_message_is_retried(
+    engine: Engine, env: Env, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    put(engine, Outgoing(1, "hello"), now=clock.now())
+    async with FakeBotAPI(token="123456:TEST") as fake:
+        request = AiohttpRequest(4)
+        bot = Bot("123456:TEST", base_url=fake.base_url, request=request)
+        async with bot:
+            sender = make_sender(JsonApi(bot, request), engine, env, clock)
+            fake.fail_next("sendMessage", 502, html=True)
+            caplog.clear()
+            with caplog.at_level(logging.DEBUG):
+                await sender.drain()
+            row = rows(engine)[0]
+            assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)  # retried later
+            warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+            assert [(r.levelno, r.exc_info) for r in warnings] == [(logging.WARNING, None)]
+            assert "Bad Gateway (502" in warnings[0].getMessage()
+            clock.advance(1)
+            await sender.drain()
+        assert [m["text"] for m in fake.messages_to(1)] == ["hello"]
+    assert rows(engine)[0].status == OutboxStatus.SENT
