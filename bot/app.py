@@ -25,6 +25,7 @@ from bot.config import HotelConfig
 from bot.db import checkpoint_wal, session_factory
 from bot.delivery import HTTP_CONNECTIONS, Sender
 from bot.deps import BotData, ConciergeContext, Deps
+from bot.handling import Received
 from bot.i18n import I18n, Translator
 from bot.outbox import Rates
 from bot.runner import Poller, Processor, StopSignals, WebhookServer
@@ -123,7 +124,7 @@ def processor_for(application: ConciergeApp) -> Processor:
         deps,
         deps.owner,
         application.process_update,
-        lambda payload: Update.de_json(payload, application.bot),
+        lambda payload, work: Received.of(payload, application.bot, work),
     )
 
 

@@ -11,8 +11,6 @@ update also marks it done, so handling it again after a crash changes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -30,26 +28,19 @@ MAX_ATTEMPTS = 5
 _INBOUND = InboundUpdate.__table__  # type: ignore[attr-defined]
 
 
-@dataclass
-class Processing:
-    """The stored update being handled in the current task."""
-
-    update_id: int
-    attempt: int = 1
-    marked: bool = False
-    error: BaseException | None = None
-
-
-current: ContextVar[Processing | None] = ContextVar("inbound_update", default=None)
-
-
 class AlreadyHandled(Exception):
     """Another instance handled this update first; the transaction must not commit."""
 
 
 def chat_of(payload: dict[str, Any]) -> int | None:
     """The chat (or, failing that, the user) an update belongs to, for ordering."""
-    for key in ("message", "edited_message", "channel_post", "edited_channel_post"):
+    for key in (
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "my_chat_member",
+    ):
         if key in payload:
             return int(payload[key]["chat"]["id"])
     query = payload.get("callback_query")
@@ -131,15 +122,6 @@ _MARK_DONE = (
         lease_until=None,
     )
 )
-
-
-def mark_current_done(session: Session, now: datetime) -> None:
-    """Mark the update this task is handling done, once, in the caller's transaction."""
-    processing = current.get()
-    if processing is None or processing.marked:
-        return
-    mark_done(session, processing.update_id, now)
-    processing.marked = True
 
 
 def retry_later(session: Session, row: InboundUpdate, error: str, now: datetime) -> bool:
