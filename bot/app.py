@@ -31,7 +31,6 @@ from bot.outbox import Rates
 from bot.runner import Poller, Processor, StopSignals, WebhookServer
 from bot.scheduling import Timers, TimerScheduler
 from bot.services.common import Env
-from bot.services.unreachable import chat_blocked
 from bot.settings import Settings
 from bot.telegram_http import AiohttpRequest, JsonApi
 from handlers import register
@@ -97,7 +96,6 @@ def build_application(
         owner=owner,
         rates=rates or Rates(global_interval=1 / settings.messages_per_second),
         signer=signer,
-        on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
         database_in_thread=engine.dialect.name == "postgresql",
     )
     deps = Deps(
@@ -155,6 +153,7 @@ async def _serve(
 ) -> None:
     data = application.bot_data
     processor = processor_for(application)
+    deps.sender.updates_stored = processor.wake  # a chat that refused a message, as an update
     poller: Poller | None = None
     server: WebhookServer | None = None
     async with application:

@@ -55,6 +55,27 @@ def chat_of(payload: dict[str, Any]) -> int | None:
     return None
 
 
+def chat_refused(key: int, chat_id: int, bot_id: int, now: datetime) -> dict[str, Any]:
+    """The update Telegram sends when a user blocks the bot (``my_chat_member``, "kicked"),
+    for a chat that refused a message (key: the refused outbox row, unique and positive).
+
+    Its ``update_id`` is ``-key``: storing it twice is storing it once, and it cannot collide
+    with Telegram's ids, which are positive.
+    """
+    user = {"id": chat_id, "is_bot": False, "first_name": ""}
+    bot = {"id": bot_id, "is_bot": True, "first_name": ""}
+    return {
+        "update_id": -key,
+        "my_chat_member": {
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": user,
+            "date": int(now.timestamp()),
+            "old_chat_member": {"status": "member", "user": bot},
+            "new_chat_member": {"status": "kicked", "user": bot, "until_date": 0},
+        },
+    }
+
+
 def store(session: Session, payloads: Iterable[dict[str, Any]], now: datetime) -> int:
     """Insert updates, ignoring ones already stored; return how many were new."""
     rows = [

@@ -80,6 +80,28 @@ def callback_update(
     }
 
 
+def membership_update(
+    user_id: int, status: str, *, old_status: str = "member", first_name: str = "Someone"
+) -> dict[str, Any]:
+    """The update Telegram sends when a user blocks the bot ("kicked") or starts it again
+    ("member") in their private chat."""
+    bot = BOT_USER
+
+    def member(state: str) -> dict[str, Any]:
+        return {"status": state, "user": bot} | ({"until_date": 0} if state == "kicked" else {})
+
+    return {
+        "update_id": next(_update_ids),
+        "my_chat_member": {
+            "chat": private_chat(user_id, first_name),
+            "from": user(user_id, first_name),
+            "date": int(time.time()),
+            "old_chat_member": member(old_status),
+            "new_chat_member": member(status),
+        },
+    }
+
+
 @dataclass
 class Call:
     """One recorded Bot API call."""
