@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
 import secrets
 import socket
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 from telegram import Bot, BotCommand, Update
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
@@ -32,11 +34,12 @@ from bot.runner import Poller, Processor, StopSignals, WebhookServer
 from bot.scheduling import Timers, TimerScheduler
 from bot.services.common import Env
 from bot.settings import Settings
-from bot.telegram_http import AiohttpRequest, JsonApi
+from bot.telegram_http import AiohttpRequest, JsonApi, retry_seconds
 from handlers import register
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 ConciergeApp = Application[Any, ConciergeContext, Any, Any, BotData, Any]
 
 
@@ -173,12 +176,16 @@ async def _serve(
             server = WebhookServer(
                 deps, processor, secret, urlsplit(settings.webhook_url).path or "/", settings.listen
             )
+            url = settings.webhook_url
+
+            async def reset_webhook() -> None:
+                await set_webhook(application.bot, url, secret, anyway=True)
+
+            server.reset_webhook = reset_webhook
             await server.start()
-            await application.bot.set_webhook(
-                settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
-            )
+            await set_webhook(application.bot, url, secret)
         else:
-            await application.bot.delete_webhook()
+            await patiently(application.bot.delete_webhook, "deleteWebhook")
             poller = Poller(deps, processor, deps.env.i18n)
             tasks.append(asyncio.create_task(poller.run(), name="poller"))
         await _publish_commands(application, deps)
@@ -205,12 +212,61 @@ async def _serve(
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _publish_commands(application: ConciergeApp, deps: Deps) -> None:
+Sleep = Callable[[float], Awaitable[None]]
+START_ATTEMPTS = 5  # of each start-up call refused with 429
+
+
+async def patiently(
+    call: Callable[[], Awaitable[T]], what: str, *, sleep: Sleep = asyncio.sleep
+) -> T:
+    """Make a start-up call of the Bot API; a 429 (instances starting together share the bot's
+    limits) waits the ``retry_after`` Telegram asks for and tries again."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return await call()
+        except RetryAfter as exc:
+            if attempt == START_ATTEMPTS:
+                raise
+            seconds = retry_seconds(exc)
+            log.warning("%s: Telegram asks to wait %.0f s; trying again then", what, seconds)
+            await sleep(seconds)
+    raise AssertionError("unreachable")
+
+
+async def set_webhook(
+    bot: Bot, url: str, secret: str, *, anyway: bool = False, sleep: Sleep = asyncio.sleep
+) -> bool:
+    """Point Telegram's webhook at ``url``, unless it already is (for every update type);
+    ``anyway``: also then, to give Telegram this instance's secret. True if it was set.
+
+    Telegram does not show the secret; an instance whose webhook gets the wrong one sets it
+    again (``WebhookServer.reset_webhook``), so a changed ``WEBHOOK_SECRET`` takes effect.
+    """
+    if not anyway:
+        info = await patiently(bot.get_webhook_info, "getWebhookInfo", sleep=sleep)
+        if info.url == url and set(info.allowed_updates or ()) == set(Update.ALL_TYPES):
+            log.info("the webhook is set already")
+            return False
+    await patiently(
+        lambda: bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES),
+        "setWebhook",
+        sleep=sleep,
+    )
+    return True
+
+
+async def _publish_commands(
+    application: ConciergeApp, deps: Deps, *, sleep: Sleep = asyncio.sleep
+) -> None:
     i18n = deps.env.i18n
     try:
         for code in (None, *i18n.offered):
-            t = deps.env.t(code or i18n.default)
-            await application.bot.set_my_commands(_guest_commands(t), language_code=code)
+            commands = _guest_commands(deps.env.t(code or i18n.default))
+            await patiently(
+                functools.partial(application.bot.set_my_commands, commands, language_code=code),
+                "setMyCommands",
+                sleep=sleep,
+            )
     except TelegramError as exc:
         log.warning("could not publish the command menu: %s", exc)
 

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -25,7 +24,6 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.warnings import PTBDeprecationWarning
 
 from bot import intake, outbox, queue
 from bot.buttons import CallbackSigner
@@ -34,7 +32,7 @@ from bot.db import SessionFactory, any_pending_in, bookkeeping
 from bot.models import Offer, OutboxMessage, OutboxStatus
 from bot.notifier import CAPTION_LIMIT, TEXT_LIMIT, Media, Outgoing, split_text
 from bot.outbox import Rates
-from bot.telegram_http import JsonApi
+from bot.telegram_http import JsonApi, retry_seconds
 
 log = logging.getLogger(__name__)
 
@@ -422,10 +420,7 @@ class Sender:
         try:
             sent = await send(self._api, message, target, self._signer)
         except RetryAfter as exc:
-            with warnings.catch_warnings():  # an int today, a timedelta in a later release
-                warnings.simplefilter("ignore", PTBDeprecationWarning)
-                retry = exc.retry_after
-            seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
+            seconds = retry_seconds(exc)
             return Outcome(
                 None, retry_in=seconds, hold_chat=True, error=f"429 retry after {seconds}"
             )

@@ -280,6 +280,9 @@ class WebhookServer:
         self._path = path
         self._listen = listen
         self._runner: web.AppRunner | None = None
+        # Sets the webhook with this instance's secret; run once, at the first wrong secret.
+        self.reset_webhook: Callable[[], Awaitable[None]] | None = None
+        self._reset: asyncio.Task[None] | None = None
 
     def app(self) -> web.Application:
         """The aiohttp application: the webhook path and ``/healthz``."""
@@ -305,6 +308,7 @@ class WebhookServer:
         """Check the secret, store the update, then answer 200 (never before the insert)."""
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, self._secret):
+            self._set_webhook_again()
             return web.Response(status=403, text="forbidden")
         try:
             payload = await request.json()
@@ -320,6 +324,20 @@ class WebhookServer:
             return web.Response(status=503, text="database unavailable")
         self._processor.wake()
         return web.Response(status=200, text="ok")
+
+    def _set_webhook_again(self) -> None:
+        """Telegram may hold another secret (``WEBHOOK_SECRET`` changed while the webhook
+        stayed set): give it this instance's, once per run, whoever sent the wrong one."""
+        if self.reset_webhook is None or self._reset is not None:
+            return
+        log.warning("a webhook request with a wrong secret; setting the webhook again")
+        self._reset = asyncio.create_task(self._reset_webhook(self.reset_webhook))
+
+    async def _reset_webhook(self, reset: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await reset()
+        except TelegramError as exc:
+            log.warning("could not set the webhook again: %s", exc)
 
     async def health(self, _request: web.Request) -> web.Response:
         """200 when the database answers, 503 otherwise."""

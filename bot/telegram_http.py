@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
+from datetime import timedelta
 from http import HTTPStatus
 from typing import Any, cast
 
@@ -18,11 +20,20 @@ import aiohttp
 from telegram import Bot
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import JSONDict, ODVInput
-from telegram.error import NetworkError, TelegramError, TimedOut
+from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
+from telegram.warnings import PTBDeprecationWarning
 
 log = logging.getLogger(__name__)
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """The seconds a 429 asks to wait."""
+    with warnings.catch_warnings():  # an int today, a timedelta in a later release
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        retry = exc.retry_after
+    return retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
 
 
 class JsonApi:

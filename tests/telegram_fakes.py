@@ -119,6 +119,7 @@ class RecordingRequest(BaseRequest):
     updates: list[dict[str, Any]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     failures: dict[str, list[tuple[int, str, int | None, int | None]]] = field(default_factory=dict)
+    webhook: dict[str, Any] = field(default_factory=dict)  # what setWebhook set (url, types)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def initialize(self) -> None:
@@ -168,6 +169,13 @@ class RecordingRequest(BaseRequest):
             batch = [u for u in self.updates if u["update_id"] >= offset]
             self.updates = batch
             return batch
+        if method == "setWebhook":
+            self.webhook = {"url": params["url"], "allowed_updates": params.get("allowed_updates")}
+        if method == "deleteWebhook":
+            self.webhook = {}
+        if method == "getWebhookInfo":
+            info = {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+            return info | {k: v for k, v in self.webhook.items() if v is not None}
         if method == "getMe":
             return {
                 **BOT_USER,
