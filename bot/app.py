@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
 import secrets
 import socket
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 from telegram import Bot, BotCommand, Update
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
@@ -25,18 +27,19 @@ from bot.config import HotelConfig
 from bot.db import checkpoint_wal, session_factory
 from bot.delivery import HTTP_CONNECTIONS, Sender
 from bot.deps import BotData, ConciergeContext, Deps
+from bot.handling import Received
 from bot.i18n import I18n, Translator
 from bot.outbox import Rates
 from bot.runner import Poller, Processor, StopSignals, WebhookServer
 from bot.scheduling import Timers, TimerScheduler
 from bot.services.common import Env
-from bot.services.unreachable import chat_blocked
 from bot.settings import Settings
-from bot.telegram_http import AiohttpRequest, JsonApi
+from bot.telegram_http import AiohttpRequest, JsonApi, retry_seconds
 from handlers import register
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 ConciergeApp = Application[Any, ConciergeContext, Any, Any, BotData, Any]
 
 
@@ -96,7 +99,6 @@ def build_application(
         owner=owner,
         rates=rates or Rates(global_interval=1 / settings.messages_per_second),
         signer=signer,
-        on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
         database_in_thread=engine.dialect.name == "postgresql",
     )
     deps = Deps(
@@ -123,7 +125,7 @@ def processor_for(application: ConciergeApp) -> Processor:
         deps,
         deps.owner,
         application.process_update,
-        lambda payload: Update.de_json(payload, application.bot),
+        lambda payload, work: Received.of(payload, application.bot, work),
     )
 
 
@@ -154,6 +156,7 @@ async def _serve(
 ) -> None:
     data = application.bot_data
     processor = processor_for(application)
+    deps.sender.updates_stored = processor.wake  # a chat that refused a message, as an update
     poller: Poller | None = None
     server: WebhookServer | None = None
     async with application:
@@ -173,12 +176,16 @@ async def _serve(
             server = WebhookServer(
                 deps, processor, secret, urlsplit(settings.webhook_url).path or "/", settings.listen
             )
+            url = settings.webhook_url
+
+            async def reset_webhook() -> None:
+                await set_webhook(application.bot, url, secret, anyway=True)
+
+            server.reset_webhook = reset_webhook
             await server.start()
-            await application.bot.set_webhook(
-                settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
-            )
+            await set_webhook(application.bot, url, secret)
         else:
-            await application.bot.delete_webhook()
+            await patiently(application.bot.delete_webhook, "deleteWebhook")
             poller = Poller(deps, processor, deps.env.i18n)
             tasks.append(asyncio.create_task(poller.run(), name="poller"))
         await _publish_commands(application, deps)
@@ -205,12 +212,61 @@ async def _serve(
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _publish_commands(application: ConciergeApp, deps: Deps) -> None:
+Sleep = Callable[[float], Awaitable[None]]
+START_ATTEMPTS = 5  # of each start-up call refused with 429
+
+
+async def patiently(
+    call: Callable[[], Awaitable[T]], what: str, *, sleep: Sleep = asyncio.sleep
+) -> T:
+    """Make a start-up call of the Bot API; a 429 (instances starting together share the bot's
+    limits) waits the ``retry_after`` Telegram asks for and tries again."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return await call()
+        except RetryAfter as exc:
+            if attempt == START_ATTEMPTS:
+                raise
+            seconds = retry_seconds(exc)
+            log.warning("%s: Telegram asks to wait %.0f s; trying again then", what, seconds)
+            await sleep(seconds)
+    raise AssertionError("unreachable")
+
+
+async def set_webhook(
+    bot: Bot, url: str, secret: str, *, anyway: bool = False, sleep: Sleep = asyncio.sleep
+) -> bool:
+    """Point Telegram's webhook at ``url``, unless it already is (for every update type);
+    ``anyway``: also then, to give Telegram this instance's secret. True if it was set.
+
+    Telegram does not show the secret; an instance whose webhook gets the wrong one sets it
+    again (``WebhookServer.reset_webhook``), so a changed ``WEBHOOK_SECRET`` takes effect.
+    """
+    if not anyway:
+        info = await patiently(bot.get_webhook_info, "getWebhookInfo", sleep=sleep)
+        if info.url == url and set(info.allowed_updates or ()) == set(Update.ALL_TYPES):
+            log.info("the webhook is set already")
+            return False
+    await patiently(
+        lambda: bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES),
+        "setWebhook",
+        sleep=sleep,
+    )
+    return True
+
+
+async def _publish_commands(
+    application: ConciergeApp, deps: Deps, *, sleep: Sleep = asyncio.sleep
+) -> None:
     i18n = deps.env.i18n
     try:
         for code in (None, *i18n.offered):
-            t = deps.env.t(code or i18n.default)
-            await application.bot.set_my_commands(_guest_commands(t), language_code=code)
+            commands = _guest_commands(deps.env.t(code or i18n.default))
+            await patiently(
+                functools.partial(application.bot.set_my_commands, commands, language_code=code),
+                "setMyCommands",
+                sleep=sleep,
+            )
     except TelegramError as exc:
         log.warning("could not publish the command menu: %s", exc)
 

@@ -4,8 +4,9 @@ It claims due rows (see ``bot.outbox``), waits for each row's pacing slot, sends
 the outcome (outcomes that finish together share one short transaction): sent (with the message
 id, remembered on an offer when the row is a request card), retried with exponential backoff on
 network errors and 5xx, retried after exactly ``retry_after`` on 429, given up on a permanent
-error, or — when the chat has blocked the bot — given up for the whole chat and handed to
-``on_blocked``.
+error, or — when the chat has blocked the bot — given up for the whole chat, and Telegram's
+"kicked" update for the chat stored in the intake, where the processor handles it as if
+Telegram had sent it (``handlers/membership.py``), in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -24,23 +24,20 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.warnings import PTBDeprecationWarning
 
-from bot import outbox, queue
+from bot import intake, outbox, queue
 from bot.buttons import CallbackSigner
 from bot.clock import Clock
 from bot.db import SessionFactory, any_pending_in, bookkeeping
 from bot.models import Offer, OutboxMessage, OutboxStatus
-from bot.notifier import CAPTION_LIMIT, TEXT_LIMIT, Media, Outbox, Outgoing, split_text
+from bot.notifier import CAPTION_LIMIT, TEXT_LIMIT, Media, Outgoing, split_text
 from bot.outbox import Rates
-from bot.telegram_http import JsonApi
+from bot.telegram_http import JsonApi, retry_seconds
 
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 100  # outbox rows leased per claim
 _T = TypeVar("_T")
-
-BlockedHandler = Callable[[Session, Outbox, int, datetime], None]
 
 MAX_AGE = timedelta(hours=24)
 # While other requests are under way, the recorder waits this long for them to finish, so that
@@ -185,7 +182,6 @@ class Sender:
         owner: str,
         rates: Rates,
         signer: CallbackSigner,
-        on_blocked: BlockedHandler,
         poll_interval: float = 0.5,
         max_in_flight: int = 64,
         max_requests: int = HTTP_CONNECTIONS,
@@ -197,7 +193,8 @@ class Sender:
         self._owner = owner
         self._rates = rates
         self._signer = signer
-        self._on_blocked = on_blocked
+        # Called after a refused chat's update was stored (the app wakes the processor).
+        self.updates_stored: Callable[[], None] = lambda: None
         self._poll_interval = poll_interval
         self._in_thread = database_in_thread
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -216,6 +213,12 @@ class Sender:
     def api(self) -> JsonApi:
         """The Bot API client messages go through."""
         return self._api
+
+    @property
+    def _bot_id(self) -> int:
+        """The bot's user id, the number its token starts with."""
+        number = self._api.bot.token.partition(":")[0]
+        return int(number) if number.isdigit() else 0
 
     def wake(self) -> None:
         """New rows were committed: claim now instead of at the next poll."""
@@ -384,8 +387,7 @@ class Sender:
         """Record outcomes in one transaction; if that fails, one by one, so one bad row cannot
         hold up the others (a row not recorded is sent again when its lease ends).
 
-        True if the sender should claim again (a chat has its next row waiting, or a blocked
-        chat caused messages)."""
+        True if the sender should claim again (a chat has its next row waiting)."""
         try:
             more = self._record(results)
         except Exception:
@@ -418,10 +420,7 @@ class Sender:
         try:
             sent = await send(self._api, message, target, self._signer)
         except RetryAfter as exc:
-            with warnings.catch_warnings():  # an int today, a timedelta in a later release
-                warnings.simplefilter("ignore", PTBDeprecationWarning)
-                retry = exc.retry_after
-            seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
+            seconds = retry_seconds(exc)
             return Outcome(
                 None, retry_in=seconds, hold_chat=True, error=f"429 retry after {seconds}"
             )
@@ -449,7 +448,7 @@ class Sender:
         """Write outcomes with two statements for the whole batch (retries and blocked chats,
         being rare, add their own)."""
         now = self._clock.now()
-        follow_up = Outbox()
+        refused: list[dict[str, Any]] = []
         rows: list[dict[str, object]] = []
         offers: list[dict[str, object]] = []
         with self._sessions() as session:
@@ -476,15 +475,18 @@ class Sender:
             outbox.paced_sends(session, answered, self._rates)
             for row, _message, outcome in results:
                 if outcome.blocked:
+                    assert row.id is not None  # a stored row
                     outbox.drop_chat(session, row.chat_id, "blocked")
-                    self._on_blocked(session, follow_up, row.chat_id, now)
-            outbox.enqueue(session, follow_up.messages, now)
+                    refused.append(intake.chat_refused(row.id, row.chat_id, self._bot_id, now))
+            intake.store(session, refused, now)
             finished = {
                 row.chat_id for row, _message, outcome in results if outcome.status is not None
             }
             more = any_pending_in(connection, _OUTBOX, finished)
             session.commit()
-        return bool(follow_up.messages) or more
+        if refused:
+            self.updates_stored()
+        return more
 
     def _outcome_values(
         self, session: Session, result: Delivery, now: datetime

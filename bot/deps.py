@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from contextvars import ContextVar
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +25,7 @@ from bot.buttons import ButtonAction, CallbackSigner
 from bot.clock import Clock
 from bot.db import SessionFactory
 from bot.delivery import Sender
+from bot.handling import Received, Work
 from bot.i18n import Translator
 from bot.notifier import Outbox, Outgoing
 from bot.scheduling import Timers, TimerScheduler
@@ -30,9 +35,6 @@ from bot.services.common import Env
 from bot.timers.kinds import HANDLERS
 
 log = logging.getLogger(__name__)
-
-# The session shared by everything that handles one update (see ``Deps.handling``).
-_update_session: ContextVar[Session | None] = ContextVar("update_session", default=None)
 
 
 @dataclass
@@ -58,26 +60,13 @@ class Deps:
     _timer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @contextmanager
-    def handling(self) -> Iterator[None]:
-        """Handle one update with one session: the sender lookup, reads and the handler's
-        transactions share it (and, on PostgreSQL, its connection and transaction), instead of
-        each checking out a connection of its own."""
-        session = self.sessions()
-        token = _update_session.set(session)
-        try:
-            yield
-        finally:
-            _update_session.reset(token)
-            session.close()
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """The session of the update being handled, or a new one closed at the end.
+    def session(self, work: Work | None = None) -> Iterator[Session]:
+        """The session of the update ``work`` handles, or a new one closed at the end.
 
         If the body raises, what it did in the update's session is rolled back, so that the
         next step of the update (an apology, another transaction) starts clean.
         """
-        shared = _update_session.get()
+        shared = work.session if work is not None else None
         if shared is None:
             with self.sessions() as session:
                 yield session
@@ -89,29 +78,28 @@ class Deps:
             raise
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
+    async def transaction(self, work: Work | None = None) -> AsyncIterator[Tx]:
         """Run a service in a transaction whose messages join the durable outbox in its commit.
 
-        After the commit the sender is woken and timers are armed. If the body raises, the
-        transaction rolls back and nothing is sent.
+        For a stored update (``work``), the same commit marks it done, once. After the commit
+        the sender is woken and timers are armed. If the body raises, the transaction rolls
+        back and nothing is sent.
         """
         outbox = Outbox()
-        with self.session() as session:
+        unmarked = work.update_id if work is not None and not work.done else None
+        with self.session(work) as session:
             tx = Tx(session, outbox, self.clock.now())
             yield tx
             durable_outbox.enqueue(session, outbox.messages, tx.now)
-            intake.mark_current_done(session, tx.now)
+            if unmarked is not None:
+                intake.mark_done(session, unmarked, tx.now)
             session.commit()
+        if work is not None and unmarked is not None:
+            work.done = True
         for when in outbox.wake_times:
             self.timers.wake_at(when)
         if outbox.messages:
             self.sender.wake()
-
-    async def send(self, *messages: Outgoing) -> None:
-        """Send messages that change no state (help, usage, reports), through the outbox."""
-        async with self.transaction() as tx:
-            for message in messages:
-                tx.outbox.send(message)
 
     async def run_timers(self, *, sweep: bool = True) -> None:
         """Fire the timers that are due and, in a ``sweep``, offer requests nobody holds.
@@ -150,7 +138,18 @@ class ConciergeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, A
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.actor: Actor | None = None
         self.button: ButtonAction | None = None  # a pressed button's action, once verified
+        self.work = Work(update_id=None)  # an update handled in memory, unless it is stored
         self._translator: Translator | None = None
+
+    @classmethod
+    def from_update(
+        cls, update: object, application: Application[Any, Any, Any, Any, Any, Any]
+    ) -> ConciergeContext:
+        """The context of ``update``, with the work of handling it when it is a stored one."""
+        context = super().from_update(update, application)
+        if isinstance(update, Received):
+            context.work = update.work
+        return context
 
     @property
     def deps(self) -> Deps:
@@ -159,6 +158,20 @@ class ConciergeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, A
         if deps is None:
             raise RuntimeError("dependencies are not built yet")
         return deps
+
+    def session(self) -> AbstractContextManager[Session]:
+        """The update's session, for reads."""
+        return self.deps.session(self.work)
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx]:
+        """A transaction of the update's work; its commit marks a stored update done."""
+        return self.deps.transaction(self.work)
+
+    async def send(self, *messages: Outgoing) -> None:
+        """Send messages that change no state (help, usage, reports), through the outbox."""
+        async with self.transaction() as tx:
+            for message in messages:
+                tx.outbox.send(message)
 
     @property
     def env(self) -> Env:

@@ -11,8 +11,6 @@ update also marks it done, so handling it again after a crash changes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -30,26 +28,19 @@ MAX_ATTEMPTS = 5
 _INBOUND = InboundUpdate.__table__  # type: ignore[attr-defined]
 
 
-@dataclass
-class Processing:
-    """The stored update being handled in the current task."""
-
-    update_id: int
-    attempt: int = 1
-    marked: bool = False
-    error: BaseException | None = None
-
-
-current: ContextVar[Processing | None] = ContextVar("inbound_update", default=None)
-
-
 class AlreadyHandled(Exception):
     """Another instance handled this update first; the transaction must not commit."""
 
 
 def chat_of(payload: dict[str, Any]) -> int | None:
     """The chat (or, failing that, the user) an update belongs to, for ordering."""
-    for key in ("message", "edited_message", "channel_post", "edited_channel_post"):
+    for key in (
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "my_chat_member",
+    ):
         if key in payload:
             return int(payload[key]["chat"]["id"])
     query = payload.get("callback_query")
@@ -62,6 +53,27 @@ def chat_of(payload: dict[str, Any]) -> int | None:
         if isinstance(value, dict) and isinstance(value.get("from"), dict):
             return int(value["from"]["id"])
     return None
+
+
+def chat_refused(key: int, chat_id: int, bot_id: int, now: datetime) -> dict[str, Any]:
+    """The update Telegram sends when a user blocks the bot (``my_chat_member``, "kicked"),
+    for a chat that refused a message (key: the refused outbox row, unique and positive).
+
+    Its ``update_id`` is ``-key``: storing it twice is storing it once, and it cannot collide
+    with Telegram's ids, which are positive.
+    """
+    user = {"id": chat_id, "is_bot": False, "first_name": ""}
+    bot = {"id": bot_id, "is_bot": True, "first_name": ""}
+    return {
+        "update_id": -key,
+        "my_chat_member": {
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": user,
+            "date": int(now.timestamp()),
+            "old_chat_member": {"status": "member", "user": bot},
+            "new_chat_member": {"status": "kicked", "user": bot, "until_date": 0},
+        },
+    }
 
 
 def store(session: Session, payloads: Iterable[dict[str, Any]], now: datetime) -> int:
@@ -131,15 +143,6 @@ _MARK_DONE = (
         lease_until=None,
     )
 )
-
-
-def mark_current_done(session: Session, now: datetime) -> None:
-    """Mark the update this task is handling done, once, in the caller's transaction."""
-    processing = current.get()
-    if processing is None or processing.marked:
-        return
-    mark_done(session, processing.update_id, now)
-    processing.marked = True
 
 
 def retry_later(session: Session, row: InboundUpdate, error: str, now: datetime) -> bool:

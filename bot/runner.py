@@ -25,6 +25,7 @@ from telegram.error import InvalidToken, TelegramError
 from bot import intake, messages, outbox, queue
 from bot.db import bookkeeping
 from bot.deps import Deps
+from bot.handling import Work
 from bot.i18n import I18n
 from bot.notifier import Outgoing
 
@@ -46,7 +47,7 @@ class Processor:
         deps: Deps,
         owner: str,
         handle: Callable[[Update], Awaitable[None]],
-        make_update: Callable[[dict[str, Any]], Update],
+        make_update: Callable[[dict[str, Any], Work], Update],
         poll_interval: float = 0.5,
     ) -> None:
         self._deps = deps
@@ -111,49 +112,57 @@ class Processor:
                 )
                 session.commit()
             self._held.add(rows)
+            detached: set[int] = set()
             try:
                 for row in rows:
                     if self._stopping:
                         break
-                    await self._process(row)
-                    self._held.discard([row])
+                    work = await self._process(row)
+                    if work.detached is not None:
+                        detached.add(row.update_id)
+                        self._hold_until_done(row, work.detached)
+                    else:
+                        self._held.discard([row])
                     count += 1
                     # Handling blocks the loop on the database: let the sender and the poller
                     # run between updates, so acknowledgements go out while a burst is handled.
                     await asyncio.sleep(0)
             finally:  # a row not handled (stopping, a database error) waits for its lease's end
-                self._held.discard(rows)
+                self._held.discard(row for row in rows if row.update_id not in detached)
             if len(rows) < CLAIM_BATCH:
                 with self._deps.sessions() as session:
                     if not intake.waiting_in(session, (row.chat_id for row in rows)):
                         return count
         return count
 
-    async def _process(self, row: Any) -> None:
-        processing = intake.Processing(update_id=row.update_id, attempt=row.attempts)
-        token = intake.current.set(processing)
-        try:
-            with self._deps.handling():
-                await self._handle(self._make_update(row.payload))
-        except Exception as exc:  # the Application already reports handler errors
-            processing.error = exc
-        finally:
-            intake.current.reset(token)
-        failed = processing.error is not None and not isinstance(
-            processing.error, intake.AlreadyHandled
-        )
-        if processing.marked:
-            return  # the handler's transaction marked it done: nothing left to write
+    def _hold_until_done(self, row: Any, task: asyncio.Task[None]) -> None:
+        """Keep renewing the lease of an update handed to ``task`` until the task ends: its
+        transaction marks the update done, or, if it fails, the lease ends and the update is
+        handled again."""
+        task.add_done_callback(lambda _task: self._held.discard([row]))
+
+    async def _process(self, row: Any) -> Work:
+        """Handle one stored update; its work says how it ended."""
+        with self._deps.sessions() as session:  # shared by everything handling the update
+            work = Work(update_id=row.update_id, attempt=row.attempts, session=session)
+            try:
+                await self._handle(self._make_update(row.payload, work))
+            except Exception as exc:  # the Application already reports handler errors
+                work.error = exc
+        if work.done or work.detached is not None:
+            return work  # marked done by the handler's transaction, or by the detached task's
+        failed = work.error is not None and not isinstance(work.error, intake.AlreadyHandled)
         now = self._deps.clock.now()
         with self._deps.sessions() as session:
             if failed:
-                if not intake.retry_later(session, row, repr(processing.error), now):
+                if not intake.retry_later(session, row, repr(work.error), now):
                     log.error("giving up update %s after %s attempts", row.update_id, row.attempts)
                     outbox.enqueue(session, self._give_up_notice(row.payload), now)
             else:
                 with contextlib.suppress(intake.AlreadyHandled):
                     intake.mark_done(session, row.update_id, now)
             session.commit()
+        return work
 
     def _give_up_notice(self, payload: dict[str, Any]) -> list[Outgoing]:
         """Ask the sender to send again, in their language, when their update cannot be handled."""
@@ -271,6 +280,9 @@ class WebhookServer:
         self._path = path
         self._listen = listen
         self._runner: web.AppRunner | None = None
+        # Sets the webhook with this instance's secret; run once, at the first wrong secret.
+        self.reset_webhook: Callable[[], Awaitable[None]] | None = None
+        self._reset: asyncio.Task[None] | None = None
 
     def app(self) -> web.Application:
         """The aiohttp application: the webhook path and ``/healthz``."""
@@ -296,6 +308,7 @@ class WebhookServer:
         """Check the secret, store the update, then answer 200 (never before the insert)."""
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, self._secret):
+            self._set_webhook_again()
             return web.Response(status=403, text="forbidden")
         try:
             payload = await request.json()
@@ -311,6 +324,20 @@ class WebhookServer:
             return web.Response(status=503, text="database unavailable")
         self._processor.wake()
         return web.Response(status=200, text="ok")
+
+    def _set_webhook_again(self) -> None:
+        """Telegram may hold another secret (``WEBHOOK_SECRET`` changed while the webhook
+        stayed set): give it this instance's, once per run, whoever sent the wrong one."""
+        if self.reset_webhook is None or self._reset is not None:
+            return
+        log.warning("a webhook request with a wrong secret; setting the webhook again")
+        self._reset = asyncio.create_task(self._reset_webhook(self.reset_webhook))
+
+    async def _reset_webhook(self, reset: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await reset()
+        except TelegramError as exc:
+            log.warning("could not set the webhook again: %s", exc)
 
     async def health(self, _request: web.Request) -> web.Response:
         """200 when the database answers, 503 otherwise."""

@@ -9,15 +9,31 @@ their parameters and python-telegram-bot's error handling stay exactly as they a
 
 from __future__ import annotations
 
+import json
+import logging
+import warnings
+from datetime import timedelta
+from http import HTTPStatus
 from typing import Any, cast
 
 import aiohttp
 from telegram import Bot
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import JSONDict, ODVInput
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
+from telegram.warnings import PTBDeprecationWarning
+
+log = logging.getLogger(__name__)
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """The seconds a 429 asks to wait."""
+    with warnings.catch_warnings():  # an int today, a timedelta in a later release
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        retry = exc.retry_after
+    return retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
 
 
 class JsonApi:
@@ -159,8 +175,38 @@ class AiohttpRequest(BaseRequest):
             async with self._session.request(
                 method, url, data=form, json=parameters, timeout=timeout
             ) as response:
-                return response.status, await response.read()
+                status, body = response.status, await response.read()
+                if (
+                    not HTTPStatus.OK <= status <= 299
+                    and response.content_type != "application/json"
+                ):
+                    body = _error_answer(status, response.content_type)
+                return status, body
         except TimeoutError as exc:
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> JSONDict:
+        """Parse an answer; one that is not JSON is an error of one log line, no traceback."""
+        try:
+            return cast(JSONDict, json.loads(payload.decode("utf-8", "replace")))
+        except ValueError:
+            log.warning("the Bot API answered with invalid JSON: %r", payload[:120])
+            raise TelegramError("Invalid server response") from None
+
+
+def _error_answer(status: int, content_type: str) -> bytes:
+    """Telegram's JSON for an error answered without it (a proxy's HTML page for a 502).
+
+    python-telegram-bot would log the page with a traceback as invalid JSON before raising the
+    same error as for Telegram's own answer; the fault is retried like any other 5xx, so it
+    deserves one warning line (the sender's), not a traceback.
+    """
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "HTTP error"
+    description = f"{phrase} ({status}, answered with {content_type or 'no content type'})"
+    return json.dumps({"ok": False, "error_code": status, "description": description}).encode()

@@ -59,7 +59,7 @@ async def reply(
     """Answer in the chat the update came from."""
     chat = update.effective_chat
     if chat is not None:
-        await context.deps.send(Outgoing(chat_id=chat.id, text=text, buttons=buttons))
+        await context.send(Outgoing(chat_id=chat.id, text=text, buttons=buttons))
 
 
 async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
@@ -99,7 +99,7 @@ async def press(update: Update, context: ConciergeContext, action: Callable[[Tx]
     query = update.callback_query
     assert query is not None
     try:
-        async with context.deps.transaction() as tx:
+        async with context.transaction() as tx:
             action(tx)
     except DomainError as error:
         await answer(query, messages.error_text(context.t, error), alert=True)
@@ -189,15 +189,13 @@ async def identify(update: Update, context: ConciergeContext) -> None:
     if user is None:
         return
     try:
-        with context.deps.session() as session:
+        with context.session() as session:
             context.actor = identify_actor(
                 session, context.env, telegram_id=user.id, language_code=user.language_code
             )
     except SQLAlchemyError as exc:
         log.exception("database unavailable while identifying a sender")
-        processing = intake.current.get()
-        if processing is not None:  # a stored update: leave it pending, to be retried
-            processing.error = exc
+        context.work.error = exc  # a stored update is left pending, to be retried
         context.t = context.env.t(context.env.i18n.negotiate(user.language_code))
         await _say_sorry(update, context)
         raise ApplicationHandlerStop from None
@@ -218,7 +216,7 @@ async def start(update: Update, context: ConciergeContext) -> None:
         )
         return
     payload = context.args[0] if context.args else None
-    async with context.deps.transaction() as tx:
+    async with context.transaction() as tx:
         guests.start(
             tx.session,
             tx.outbox,
@@ -244,7 +242,7 @@ async def show_help(update: Update, context: ConciergeContext) -> None:
 
 async def language(update: Update, context: ConciergeContext) -> None:
     """Offer the languages as buttons."""
-    async with context.deps.transaction() as tx:
+    async with context.transaction() as tx:
         guests.language_menu(
             tx.outbox, context.env, chat_id=person_of(update).chat_id, locale=context.t.locale
         )
@@ -254,7 +252,7 @@ async def language_chosen(update: Update, context: ConciergeContext, button: Set
     """Save the language picked from the buttons."""
     query = update.callback_query
     assert query is not None
-    async with context.deps.transaction() as tx:
+    async with context.transaction() as tx:
         guests.set_language(
             tx.session,
             tx.outbox,
@@ -300,8 +298,8 @@ async def _say_sorry(update: Update, context: ConciergeContext) -> None:
     if chat is None or chat.type != chat.PRIVATE:
         return
     # A stored update is retried automatically; one handled in memory is not.
-    durable = intake.current.get() is not None
-    text = messages.delayed_by_outage(context.t) if durable else messages.try_again_later(context.t)
+    stored = context.work.stored
+    text = messages.delayed_by_outage(context.t) if stored else messages.try_again_later(context.t)
     try:
         await context.bot.send_message(chat_id=chat.id, text=text)
     except TelegramError:
@@ -310,13 +308,13 @@ async def _say_sorry(update: Update, context: ConciergeContext) -> None:
 
 async def on_error(update: object, context: ConciergeContext) -> None:
     """Log the failure with its traceback and tell the user honestly."""
-    processing = intake.current.get()
-    if processing is not None and context.error is not None:
-        processing.error = context.error
+    work = context.work
+    if context.error is not None:
+        work.error = context.error
     if isinstance(context.error, intake.AlreadyHandled):
         return  # another instance handled this update first
     log.error("error while handling an update", exc_info=context.error)
-    if processing is not None and processing.attempt > 1:
+    if work.attempt > 1:
         return  # the guest was told on the first attempt; the update is retried
     if isinstance(update, Update):
         if update.callback_query is not None:

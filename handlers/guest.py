@@ -58,7 +58,7 @@ async def on_message(update: Update, context: ConciergeContext) -> None:
         return
     message = update.effective_message
     assert message is not None
-    async with context.deps.transaction() as tx:
+    async with context.transaction() as tx:
         requests.submit(
             tx.session,
             tx.outbox,
@@ -72,7 +72,7 @@ async def on_message(update: Update, context: ConciergeContext) -> None:
 
 async def list_requests(update: Update, context: ConciergeContext) -> None:
     """Show the guest's open requests with Cancel buttons."""
-    async with context.deps.transaction() as tx:
+    async with context.transaction() as tx:
         requests.open_for_guest(
             tx.session, tx.outbox, context.env, person=person_of(update), now=tx.now
         )
@@ -80,7 +80,7 @@ async def list_requests(update: Update, context: ConciergeContext) -> None:
 
 async def room(update: Update, context: ConciergeContext) -> None:
     """Set the guest's room: ``/room 412``, or ``/room`` to be asked."""
-    async with context.deps.transaction() as tx:
+    async with context.transaction() as tx:
         guests.set_room(
             tx.session,
             tx.outbox,
@@ -154,7 +154,7 @@ async def forget_me(update: Update, context: ConciergeContext) -> None:
     if context.actor is not None and context.actor.staff is not None:
         await reply(update, context, messages.staff_help(context.t, context.actor.staff))
         return
-    async with context.deps.transaction() as tx:
+    async with context.transaction() as tx:
         privacy.ask_to_forget(
             tx.outbox, context.env, person=person_of(update), locale=context.t.locale
         )

@@ -19,7 +19,7 @@ async def duty(update: Update, context: ConciergeContext) -> None:
     """Show the duty status (``/duty``) or set it (``/duty on``, ``/duty off``)."""
     arg = context.args[0].lower() if context.args else ""
     try:
-        async with context.deps.transaction() as tx:
+        async with context.transaction() as tx:
             if arg in ("on", "off"):
                 staff.set_duty(
                     tx.session,
@@ -50,7 +50,7 @@ async def on_duty_button(update: Update, context: ConciergeContext, button: SetD
 async def my_tasks(update: Update, context: ConciergeContext) -> None:
     """List the requests the staff member has accepted."""
     try:
-        with context.deps.session() as session:
+        with context.session() as session:
             _member, found = requests.tasks(session, staff_id=staff_id(context))
     except errors.DomainError as error:
         await reply(update, context, messages.error_text(context.t, error))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,16 +15,62 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot import intake, messages
-from bot.db import SessionFactory
 from bot.deps import ConciergeContext, Deps
+from bot.handling import Work
 from bot.i18n import Translator
 from bot.notifier import Outgoing
 from bot.services import errors, reports
-from handlers.common import PRIVATE, reply, staff_id
+from bot.services.common import Env
+from handlers.common import PRIVATE, staff_id
 
 logger = logging.getLogger(__name__)
 
-View = Callable[[Session, int | None], str]  # a read-only view for the staff member (id)
+# A read-only view for the staff member (id) who asked, of the command's argument, at a time.
+View = Callable[[Session, Env, int | None, str | None, datetime], str]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A supervisor's command: a read-only view and the usage a bad argument gets."""
+
+    name: str
+    view: View
+    usage: Callable[[Translator], str]
+
+
+def _request_number(arg: str | None) -> int:
+    number = (arg or "").lstrip("#")
+    if not number.isdigit():
+        raise reports.BadArgument(arg)
+    return int(number)
+
+
+COMMANDS = (
+    # /log 12: the full timeline of a request.
+    Command(
+        "log",
+        lambda session, env, reader, arg, _now: reports.timeline(
+            session, env, staff_id=reader, request_id=_request_number(arg)
+        ),
+        messages.log_usage,
+    ),
+    # /followups [today|yesterday|YYYY-MM-DD]: a day's follow-ups.
+    Command(
+        "followups",
+        lambda session, env, reader, arg, now: reports.followup_log(
+            session, env, staff_id=reader, day_spec=arg, now=now
+        ),
+        messages.followups_usage,
+    ),
+    # /report [month|week|today|yesterday|YYYY-MM|YYYY-MM-DD]: a period's figures.
+    Command(
+        "report",
+        lambda session, env, reader, arg, now: reports.period_report(
+            session, env, staff_id=reader, period_spec=arg, now=now
+        ),
+        messages.report_usage,
+    ),
+)
 
 # Answers being built in worker threads; a reference keeps each task alive until it is done.
 _under_way: set[asyncio.Task[None]] = set()
@@ -34,52 +81,66 @@ def answers_under_way() -> set[asyncio.Task[None]]:
     return set(_under_way)
 
 
-async def _answer(
-    update: Update,
-    context: ConciergeContext,
-    build: View,
-    usage: Callable[[Translator], str],
-) -> None:
+def _callback(command: Command) -> Callable[[Update, ConciergeContext], Any]:
+    async def callback(update: Update, context: ConciergeContext) -> None:
+        await _answer(update, context, command)
+
+    callback.__doc__ = f"Answer /{command.name} with its view, built off the event loop."
+    return callback
+
+
+async def _answer(update: Update, context: ConciergeContext, command: Command) -> None:
     """Build a read-only view for the supervisor writing and send it; a bad argument gets the
     command's usage, a refusal (not a supervisor) its explanation.
 
     A month's report reads a million rows for seconds. That runs in a worker thread with a
-    session of its own, and a stored update is handed to a task of its own: the processor goes
-    on with other chats' updates meanwhile (guests are acknowledged), while this chat's next
-    update waits, as the stored update stays pending until the answer's transaction marks it
-    done. A crash meanwhile leaves it pending: it is handled again, like any other update.
+    session of its own, and a stored update is detached to a task of its own: the processor goes
+    on with other chats' updates meanwhile (guests are acknowledged) and keeps the update
+    leased, while this chat's next update waits, as the stored update stays pending until the
+    answer's transaction marks it done. A crash meanwhile leaves it pending: it is handled
+    again, like any other update.
     """
     chat = update.effective_chat
     assert chat is not None
-    answer = _build_and_send(context.deps, chat.id, staff_id(context), context.t, build, usage)
-    processing = intake.current.get()
-    if processing is None:  # handled in memory (not a stored update): nothing waits behind it
-        await answer
+    reader, t, deps = staff_id(context), context.t, context.deps
+    arg = context.args[0] if context.args else None
+    now = deps.clock.now()
+
+    async def answer(work: Work) -> None:
+        await _build_and_send(
+            deps,
+            work,
+            chat.id,
+            t,
+            lambda session: command.view(session, deps.env, reader, arg, now),
+            command.usage,
+        )
+
+    if not context.work.stored:  # handled in memory: nothing waits behind it
+        await answer(context.work)
         return
-    processing.marked = True  # left pending: the answer's own transaction marks it done
-    detached = contextvars.Context()  # neither the update's session nor its intake record
-    detached.run(intake.current.set, intake.Processing(processing.update_id, processing.attempt))
-    task = asyncio.get_running_loop().create_task(answer, context=detached)
+    task = context.work.detach(answer)
     _under_way.add(task)
     task.add_done_callback(_under_way.discard)
 
 
 async def _build_and_send(
     deps: Deps,
+    work: Work,
     chat_id: int,
-    reader: int | None,
     t: Translator,
-    build: View,
+    build: Callable[[Session], str],
     usage: Callable[[Translator], str],
 ) -> None:
     """Build the text in a worker thread, then send it in a short transaction on the loop."""
     try:
-        text = await asyncio.to_thread(_text, deps.sessions, reader, t, build, usage)
+        text = await asyncio.to_thread(_text, deps, t, build, usage)
     except Exception:
         logger.exception("a supervisor's view failed")
         text = messages.try_again_later(t)
     try:
-        await deps.send(Outgoing(chat_id=chat_id, text=text))
+        async with deps.transaction(work) as tx:
+            tx.outbox.send(Outgoing(chat_id=chat_id, text=text))
     except intake.AlreadyHandled:
         pass  # another instance answered it once this one's lease had ended
     except SQLAlchemyError as exc:  # still pending: handled again when its lease ends
@@ -87,78 +148,18 @@ async def _build_and_send(
 
 
 def _text(
-    sessions: SessionFactory,
-    reader: int | None,
-    t: Translator,
-    build: View,
-    usage: Callable[[Translator], str],
+    deps: Deps, t: Translator, build: Callable[[Session], str], usage: Callable[[Translator], str]
 ) -> str:
     try:
-        return reports.read_only(sessions, lambda session: build(session, reader))
+        return reports.read_only(deps.sessions, build)
     except reports.BadArgument:
         return usage(t)
     except errors.DomainError as error:
         return messages.error_text(t, error)
 
 
-def _first_arg(context: ConciergeContext) -> str | None:
-    return context.args[0] if context.args else None
-
-
-async def log(update: Update, context: ConciergeContext) -> None:
-    """Show the full timeline of a request: ``/log 12``."""
-    arg = (_first_arg(context) or "").lstrip("#")
-    if not arg.isdigit():
-        await reply(update, context, messages.log_usage(context.t))
-        return
-    await _answer(
-        update,
-        context,
-        lambda session, reader: reports.timeline(
-            session, context.env, staff_id=reader, request_id=int(arg)
-        ),
-        messages.log_usage,
-    )
-
-
-async def followup_log(update: Update, context: ConciergeContext) -> None:
-    """Show a day's follow-ups: ``/followups [today|yesterday|YYYY-MM-DD]``."""
-    await _answer(
-        update,
-        context,
-        lambda session, reader: reports.followup_log(
-            session,
-            context.env,
-            staff_id=reader,
-            day_spec=_first_arg(context),
-            now=context.deps.clock.now(),
-        ),
-        messages.followups_usage,
-    )
-
-
-async def period_report(update: Update, context: ConciergeContext) -> None:
-    """Show a period's figures: ``/report [month|week|today|yesterday|YYYY-MM|YYYY-MM-DD]``."""
-    await _answer(
-        update,
-        context,
-        lambda session, reader: reports.period_report(
-            session,
-            context.env,
-            staff_id=reader,
-            period_spec=_first_arg(context),
-            now=context.deps.clock.now(),
-        ),
-        messages.report_usage,
-    )
-
-
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add the supervisor handlers."""
     application.add_handlers(
-        [
-            CommandHandler("log", log, filters=PRIVATE),
-            CommandHandler("followups", followup_log, filters=PRIVATE),
-            CommandHandler("report", period_report, filters=PRIVATE),
-        ]
+        [CommandHandler(c.name, _callback(c), filters=PRIVATE) for c in COMMANDS]
     )

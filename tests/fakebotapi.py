@@ -310,11 +310,18 @@ def _now() -> int:
 class ApiError(Exception):
     """An error answer of the Bot API: HTTP status plus Telegram's description."""
 
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        description: str,
+        retry_after: int | None = None,
+        page: str | None = None,
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.retry_after = retry_after
+        self.page = page  # an HTML page answered instead of JSON (a proxy in front of the API)
 
     def body(self) -> JSONDict:
         """The JSON body Telegram sends for this error."""
@@ -322,6 +329,16 @@ class ApiError(Exception):
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
         return body
+
+
+def _error_page(status: int, description: str) -> str:
+    """The HTML page nginx answers with when the server behind it fails."""
+    title = html.escape(f"{status} {description}")
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    )
 
 
 def _bad(description: str) -> ApiError:
@@ -873,6 +890,7 @@ class _Fault:
     description: str
     retry_after: int | None
     remaining: int
+    page: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1392,13 +1410,19 @@ class FakeBotAPI:
         description: str | None = None,
         retry_after: int | None = None,
         times: int = 1,
+        html: bool = False,
     ) -> None:
-        """Answer the next ``times`` calls of ``method`` with an error (429 gets retry_after)."""
+        """Answer the next ``times`` calls of ``method`` with an error (429 gets retry_after).
+
+        ``html``: answer with the HTML error page a proxy in front of the Bot API sends (as
+        nginx does for a 502), not with Telegram's JSON.
+        """
         if status == 429 and retry_after is None:
             retry_after = 1
         if description is None:
             description = self._default_description(status, retry_after)
-        fault = _Fault(status, description, retry_after, times)
+        page = _error_page(status, description) if html else None
+        fault = _Fault(status, description, retry_after, times, page)
         self._faults.setdefault(_key(method), deque()).append(fault)
 
     def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
@@ -1801,12 +1825,14 @@ class FakeBotAPI:
                     await self._sleep(delay)
                 fault = self._take_fault(_key(method))
                 if fault is not None:
-                    raise ApiError(fault.status, fault.description, fault.retry_after)
+                    raise ApiError(fault.status, fault.description, fault.retry_after, fault.page)
                 self._check_flood(method, params, received)
                 result = await entry[1](params)
             except ApiError as exc:
                 error = exc
         self._record(method, params, received, result, error)
+        if error is not None and error.page is not None:
+            return web.Response(text=error.page, status=error.status, content_type="text/html")
         if error is not None:
             return web.json_response(error.body(), status=error.status)
         return web.json_response({"ok": True, "result": result})
@@ -2735,9 +2761,10 @@ class FakeBotAPIThread:
         description: str | None = None,
         retry_after: int | None = None,
         times: int = 1,
+        html: bool = False,
     ) -> None:
-        """Answer the next ``times`` calls of ``method`` with an error."""
-        self._run(self.fake.fail_next, method, status, description, retry_after, times)
+        """Answer the next ``times`` calls of ``method`` with an error (``html``: a page)."""
+        self._run(self.fake.fail_next, method, status, description, retry_after, times, html)
 
     def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
         """Delay the next ``times`` calls of ``method``."""

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from telegram import Update
 
 from bot.app import ConciergeApp, build_application
 from bot.clock import FakeClock
 from bot.config import HotelConfig
 from bot.deps import Deps
+from bot.handling import Received, Work
 from bot.outbox import Rates
 from bot.settings import Settings
 from tests.telegram_fakes import RecordingRequest, RecordingTimers, callback_update, message_update
@@ -36,8 +36,9 @@ class Bot:
 
     async def feed(self, update: dict[str, Any]) -> None:
         """Deliver one update as Telegram would, then let the outbox deliver what it caused."""
-        with self.deps.handling():  # as the processor does
-            await self.app.process_update(Update.de_json(update, self.app.bot))
+        with self.deps.sessions() as session:  # one session for the update, as the processor
+            work = Work(update_id=None, session=session)  # in memory: not stored, not marked
+            await self.app.process_update(Received.of(update, self.app.bot, work))
         await self.deps.sender.drain()
 
     async def run_timers(self) -> None:

@@ -80,6 +80,28 @@ def callback_update(
     }
 
 
+def membership_update(
+    user_id: int, status: str, *, old_status: str = "member", first_name: str = "Someone"
+) -> dict[str, Any]:
+    """The update Telegram sends when a user blocks the bot ("kicked") or starts it again
+    ("member") in their private chat."""
+    bot = BOT_USER
+
+    def member(state: str) -> dict[str, Any]:
+        return {"status": state, "user": bot} | ({"until_date": 0} if state == "kicked" else {})
+
+    return {
+        "update_id": next(_update_ids),
+        "my_chat_member": {
+            "chat": private_chat(user_id, first_name),
+            "from": user(user_id, first_name),
+            "date": int(time.time()),
+            "old_chat_member": member(old_status),
+            "new_chat_member": member(status),
+        },
+    }
+
+
 @dataclass
 class Call:
     """One recorded Bot API call."""
@@ -97,6 +119,7 @@ class RecordingRequest(BaseRequest):
     updates: list[dict[str, Any]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     failures: dict[str, list[tuple[int, str, int | None, int | None]]] = field(default_factory=dict)
+    webhook: dict[str, Any] = field(default_factory=dict)  # what setWebhook set (url, types)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def initialize(self) -> None:
@@ -146,6 +169,13 @@ class RecordingRequest(BaseRequest):
             batch = [u for u in self.updates if u["update_id"] >= offset]
             self.updates = batch
             return batch
+        if method == "setWebhook":
+            self.webhook = {"url": params["url"], "allowed_updates": params.get("allowed_updates")}
+        if method == "deleteWebhook":
+            self.webhook = {}
+        if method == "getWebhookInfo":
+            info = {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+            return info | {k: v for k, v in self.webhook.items() if v is not None}
         if method == "getMe":
             return {
                 **BOT_USER,

@@ -275,7 +275,7 @@ async def test_a_processors_heartbeat_keeps_the_lease_of_an_update_under_way(
         started.set()
         await release.wait()
 
-    processor = Processor(bot.deps, "live", slow, lambda payload: payload)  # type: ignore[arg-type, return-value]
+    processor = Processor(bot.deps, "live", slow, lambda payload, _work: payload)  # type: ignore[arg-type, return-value]
     draining = asyncio.create_task(processor.drain())
     await asyncio.wait_for(started.wait(), 5)
     with session_factory(engine)() as session:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from sqlmodel import Session, col, select
 from telegram import Bot
 
 from bot import outbox
+from bot.app import processor_for
 from bot.buttons import CallbackSigner
 from bot.clock import Clock, FakeClock, SystemClock
 from bot.db import bookkeeping, session_factory
@@ -22,6 +24,7 @@ from bot.delivery import Sender, claim_spacing
 from bot.models import (
     Event,
     Guest,
+    InboundUpdate,
     Offer,
     OutboxMessage,
     OutboxStatus,
@@ -36,10 +39,10 @@ from bot.notifier import Outgoing
 from bot.outbox import Rates
 from bot.queue import LEASE
 from bot.services.common import Env, Person
-from bot.services.unreachable import chat_blocked
-from bot.telegram_http import JsonApi
+from bot.telegram_http import AiohttpRequest, JsonApi
 from tests.conftest import Desk, accept, guest_writes, mark_done, register, set_duty
-from tests.fakebotapi import RateLimits
+from tests.fakebotapi import FakeBotAPI, RateLimits
+from tests.harness import Bot as App
 from tests.telegram_fakes import RecordingRequest
 
 NO_PACING = Rates(private_interval=0, group_interval=0, global_interval=0)
@@ -260,7 +263,6 @@ def make_sender(
         owner="test",
         rates=rates,
         signer=CallbackSigner.for_token("123456:TEST"),
-        on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
         poll_interval=poll_interval,
         database_in_thread=database_in_thread,
     )
@@ -388,8 +390,19 @@ async def test_unchanged_edit_counts_as_sent(
     assert rows(engine)[0].status == OutboxStatus.SENT
 
 
+async def handle_stored_updates(bot: App, sender: Sender) -> None:
+    """Let the processor handle what the sender stored (a refused chat), then deliver."""
+    await processor_for(bot.app).drain()
+    await sender.drain()
+
+
 async def test_a_guest_who_blocked_the_bot_is_marked_and_not_retried(
-    durable_desk: Desk, engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+    durable_desk: Desk,
+    engine: Engine,
+    clock: FakeClock,
+    sender: Sender,
+    telegram: RecordingRequest,
+    bot: App,
 ) -> None:
     register(durable_desk, 1001, "Maria", "housekeeping")
     guest_writes(durable_desk, GUEST, "towels")
@@ -398,6 +411,7 @@ async def test_a_guest_who_blocked_the_bot_is_marked_and_not_retried(
     )
 
     await sender.drain()
+    await handle_stored_updates(bot, sender)
 
     to_guest = [r for r in rows(engine) if r.chat_id == GUEST.chat_id]
     assert {r.status for r in to_guest} == {OutboxStatus.FAILED}
@@ -419,7 +433,12 @@ async def test_a_guest_who_blocked_the_bot_is_marked_and_not_retried(
 
 
 async def test_staff_who_blocked_the_bot_go_off_duty_and_their_work_is_handed_on(
-    durable_desk: Desk, engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+    durable_desk: Desk,
+    engine: Engine,
+    clock: FakeClock,
+    sender: Sender,
+    telegram: RecordingRequest,
+    bot: App,
 ) -> None:
     register(durable_desk, 1001, "Maria", "housekeeping")
     register(durable_desk, 1002, "Luca", "housekeeping", on_duty=False)
@@ -435,6 +454,7 @@ async def test_staff_who_blocked_the_bot_go_off_duty_and_their_work_is_handed_on
     )
 
     await sender.drain()
+    await handle_stored_updates(bot, sender)
 
     with Session(engine) as session:
         maria = session.exec(select(Staff).where(Staff.telegram_id == 1001)).one()
@@ -701,3 +721,47 @@ def test_instances_pacing_a_new_chat_at_once_keep_the_later_time(
     with Session(engine) as session:
         stored = session.get_one(Pacing, 4242)
     assert as_utc(stored.tat) == clock.now() + timedelta(seconds=2)
+
+
+async def test_a_502_html_page_is_one_warning_and_the_message_is_retried(
+    engine: Engine, env: Env, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    put(engine, Outgoing(1, "hello"), now=clock.now())
+    async with FakeBotAPI(token="123456:TEST") as fake:
+        request = AiohttpRequest(4)
+        bot = Bot("123456:TEST", base_url=fake.base_url, request=request)
+        async with bot:
+            sender = make_sender(JsonApi(bot, request), engine, env, clock)
+            fake.fail_next("sendMessage", 502, html=True)
+            caplog.clear()
+            with caplog.at_level(logging.DEBUG):
+                await sender.drain()
+            row = rows(engine)[0]
+            assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)  # retried later
+            warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+            assert [(r.levelno, r.exc_info) for r in warnings] == [(logging.WARNING, None)]
+            assert "Bad Gateway (502" in warnings[0].getMessage()
+            clock.advance(1)
+            await sender.drain()
+        assert [m["text"] for m in fake.messages_to(1)] == ["hello"]
+    assert rows(engine)[0].status == OutboxStatus.SENT
+
+
+async def test_a_refused_chat_becomes_telegrams_kicked_update_in_the_intake(
+    engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+) -> None:
+    put(engine, Outgoing(5003, "hello"), Outgoing(5003, "again"), now=clock.now())
+    telegram.fail_next("sendMessage", 400, "Bad Request: chat not found", chat_id=5003)
+    woken: list[bool] = []
+    sender.updates_stored = lambda: woken.append(True)
+
+    await sender.drain()
+
+    assert [r.status for r in rows(engine)] == [OutboxStatus.FAILED] * 2  # the chat is dropped
+    with Session(engine) as session:
+        (stored,) = session.exec(select(InboundUpdate)).all()
+    first = rows(engine)[0]
+    assert (stored.update_id, stored.chat_id, stored.status) == (-first.id, 5003, "pending")  # type: ignore[operator]
+    change = stored.payload["my_chat_member"]
+    assert (change["chat"]["id"], change["new_chat_member"]["status"]) == (5003, "kicked")
+    assert woken == [True]  # the processor is told

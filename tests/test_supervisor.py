@@ -14,6 +14,7 @@ from bot import intake
 from bot.app import processor_for
 from bot.db import session_factory
 from bot.models import InboundStatus, InboundUpdate, Role
+from bot.queue import LEASE
 from bot.services import reports
 from handlers import supervisor
 from tests.conftest import Desk, register
@@ -74,3 +75,41 @@ async def test_a_report_being_computed_holds_up_no_other_chat(
     report_text, help_text = bot.telegram.texts(SOFIA)
     assert report_text.startswith("Report for November 2026\n")
     assert "/report" in help_text
+
+
+async def test_a_report_being_computed_keeps_its_update_leased_until_it_is_answered(
+    engine: Engine, bot: Bot, staffed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    computed: list[int] = []
+    figures = reports.period_figures
+
+    def slow_figures(*args: Any, **kwargs: Any) -> Any:
+        computed.append(1)
+        if not release.wait(timeout=30):
+            raise AssertionError("the report was never released")
+        return figures(*args, **kwargs)
+
+    monkeypatch.setattr(reports, "period_figures", slow_figures)
+    report = message_update(SOFIA, "/report")
+    with session_factory(engine)() as session:
+        intake.store(session, [report], bot.clock.now())
+        session.commit()
+    processor, other_instance = processor_for(bot.app), processor_for(bot.app)
+
+    try:
+        assert await processor.drain() == 1
+        for _beat in range(3):  # the heartbeat renews the lease while the view is built …
+            bot.clock.advance(LEASE.total_seconds() - 1)
+            assert processor.renew_leases() == 1
+        bot.clock.advance(1)
+        assert await other_instance.drain() == 0  # … so no other instance computes it again
+    finally:
+        release.set()
+    await asyncio.gather(*supervisor.answers_under_way())
+    assert status_of(engine, report) == InboundStatus.DONE
+    assert computed == [1]
+    await asyncio.sleep(0)  # the task's done callback runs
+    assert processor.renew_leases() == 0  # released once answered
+    await bot.deps.sender.drain()
+    assert bot.telegram.texts(SOFIA)[0].startswith("Report for November 2026\n")

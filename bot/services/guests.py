@@ -10,6 +10,7 @@ from bot import messages
 from bot.buttons import SetLanguage
 from bot.models import Guest, Staff
 from bot.notifier import Button, Outbox, Outgoing
+from bot.services import unreachable
 from bot.services.actors import find_guest
 from bot.services.common import Env, Person
 
@@ -46,8 +47,8 @@ def ensure(
         session.flush()
         return guest
     changed = False
-    if guest.blocked_at is not None:  # writing again means the bot is unblocked
-        guest.blocked_at, changed = None, True
+    if unreachable.guest_unblocked(guest):  # writing again means the bot is unblocked
+        changed = True
     if guest.chat_id != person.chat_id or guest.first_name != person.first_name[:128]:
         guest.chat_id, guest.first_name = person.chat_id, person.first_name[:128]
         changed = True

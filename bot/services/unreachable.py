@@ -1,4 +1,10 @@
-"""People who blocked the bot: guests keep their requests, staff are taken off duty."""
+"""People who blocked the bot: guests keep their requests, staff are taken off duty.
+
+Telegram tells the bot in two ways, and both come here through the intake, in a transaction
+of their own: a ``my_chat_member`` update with the status "kicked" (the user blocked the bot)
+or "member" (they started it again), and the sender's refused message (403, "chat not
+found"), which the sender stores as a "kicked" update of that chat.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ from bot.services.offers import active_offers, offer, relieve
 
 
 def chat_blocked(session: Session, out: Outbox, env: Env, chat_id: int, now: datetime) -> None:
-    """Telegram refused a message with 403: whoever owns the chat has blocked the bot."""
+    """Whoever owns the chat has blocked the bot (Telegram said so, or refused a message)."""
     staff = session.exec(
         select(Staff).where(Staff.telegram_id == chat_id, col(Staff.active))
     ).first()
@@ -32,6 +38,30 @@ def chat_blocked(session: Session, out: Outbox, env: Env, chat_id: int, now: dat
     guest = session.exec(select(Guest).where(Guest.chat_id == chat_id)).first()
     if guest is not None:
         guest_blocked(session, guest, now)
+
+
+def chat_unblocked(session: Session, chat_id: int, now: datetime) -> None:
+    """The owner of the chat started the bot again: messages reach them again.
+
+    A staff member stays off duty until they go on duty again (``/duty on``).
+    """
+    staff = session.exec(select(Staff).where(Staff.telegram_id == chat_id)).first()
+    if staff is not None and staff.blocked_at is not None:
+        staff.blocked_at = None
+        session.add(staff)
+    guest = session.exec(select(Guest).where(Guest.chat_id == chat_id)).first()
+    if guest is not None and guest_unblocked(guest):
+        guest.updated_at = now
+        session.add(guest)
+
+
+def guest_unblocked(guest: Guest) -> bool:
+    """Mark the guest reachable again (they wrote, or started the bot); True if they were
+    not."""
+    if guest.blocked_at is None:
+        return False
+    guest.blocked_at = None
+    return True
 
 
 def guest_blocked(session: Session, guest: Guest, now: datetime) -> None:
