@@ -27,6 +27,7 @@ from bot.delivery import HTTP_CONNECTIONS, Sender
 from bot.deps import BotData, ConciergeContext, Deps
 from bot.i18n import I18n, Translator
 from bot.outbox import Rates
+from bot.render import Renderer
 from bot.runner import Poller, Processor, StopSignals, WebhookServer
 from bot.scheduling import Timers, TimerScheduler
 from bot.services.common import Env
@@ -96,6 +97,7 @@ def build_application(
         owner=owner,
         rates=rates or Rates(global_interval=1 / settings.messages_per_second),
         signer=signer,
+        render=Renderer(hotel, env.i18n),
         on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
         database_in_thread=engine.dialect.name == "postgresql",
     )

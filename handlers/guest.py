@@ -7,7 +7,6 @@ from typing import Any
 from telegram import Message, Update
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
-from bot import messages
 from bot.buttons import Cancel, FollowUpAnswer, Forget, PickDepartment, Rate
 from bot.deps import ConciergeContext
 from bot.services import followups, guests, privacy, requests
@@ -16,6 +15,7 @@ from handlers.buttons import ButtonCallback, Buttons
 from handlers.common import (
     PRIVATE,
     guest_id,
+    help_for,
     person_of,
     press,
     pressed_message_id,
@@ -54,7 +54,7 @@ def content_of(message: Message) -> Content:
 async def on_message(update: Update, context: ConciergeContext) -> None:
     """Store what a guest wrote as a request and acknowledge it; staff get their help."""
     if context.actor is not None and context.actor.staff is not None:
-        await reply(update, context, messages.staff_help(context.t, context.actor.staff))
+        await reply(update, context, help_for(context))
         return
     message = update.effective_message
     assert message is not None
@@ -152,7 +152,7 @@ async def on_rating(update: Update, context: ConciergeContext, button: Rate) -> 
 async def forget_me(update: Update, context: ConciergeContext) -> None:
     """Ask the guest to confirm that their data should be erased."""
     if context.actor is not None and context.actor.staff is not None:
-        await reply(update, context, messages.staff_help(context.t, context.actor.staff))
+        await reply(update, context, help_for(context))
         return
     async with context.deps.transaction() as tx:
         privacy.ask_to_forget(

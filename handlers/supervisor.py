@@ -13,10 +13,19 @@ from sqlmodel import Session
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot import intake, messages
+from bot import intake
 from bot.db import SessionFactory
 from bot.deps import ConciergeContext, Deps
 from bot.i18n import Translator
+from bot.notices import (
+    FollowupsUsage,
+    LogUsage,
+    Notice,
+    Prerendered,
+    ReportUsage,
+    TryAgainLater,
+    refused,
+)
 from bot.notifier import Outgoing
 from bot.services import errors, reports
 from handlers.common import PRIVATE, reply, staff_id
@@ -38,7 +47,7 @@ async def _answer(
     update: Update,
     context: ConciergeContext,
     build: View,
-    usage: Callable[[Translator], str],
+    usage: Notice,
 ) -> None:
     """Build a read-only view for the supervisor writing and send it; a bad argument gets the
     command's usage, a refusal (not a supervisor) its explanation.
@@ -70,16 +79,16 @@ async def _build_and_send(
     reader: int | None,
     t: Translator,
     build: View,
-    usage: Callable[[Translator], str],
+    usage: Notice,
 ) -> None:
     """Build the text in a worker thread, then send it in a short transaction on the loop."""
     try:
-        text = await asyncio.to_thread(_text, deps.sessions, reader, t, build, usage)
+        notice = await asyncio.to_thread(_text, deps.sessions, reader, t, build, usage)
     except Exception:
         logger.exception("a supervisor's view failed")
-        text = messages.try_again_later(t)
+        notice = TryAgainLater()
     try:
-        await deps.send(Outgoing(chat_id=chat_id, text=text))
+        await deps.send(Outgoing(chat_id, notice, t.locale))
     except intake.AlreadyHandled:
         pass  # another instance answered it once this one's lease had ended
     except SQLAlchemyError as exc:  # still pending: handled again when its lease ends
@@ -91,14 +100,14 @@ def _text(
     reader: int | None,
     t: Translator,
     build: View,
-    usage: Callable[[Translator], str],
-) -> str:
+    usage: Notice,
+) -> Notice:
     try:
-        return reports.read_only(sessions, lambda session: build(session, reader))
+        return Prerendered(reports.read_only(sessions, lambda session: build(session, reader)))
     except reports.BadArgument:
-        return usage(t)
+        return usage
     except errors.DomainError as error:
-        return messages.error_text(t, error)
+        return refused(error)
 
 
 def _first_arg(context: ConciergeContext) -> str | None:
@@ -109,7 +118,7 @@ async def log(update: Update, context: ConciergeContext) -> None:
     """Show the full timeline of a request: ``/log 12``."""
     arg = (_first_arg(context) or "").lstrip("#")
     if not arg.isdigit():
-        await reply(update, context, messages.log_usage(context.t))
+        await reply(update, context, LogUsage())
         return
     await _answer(
         update,
@@ -117,7 +126,7 @@ async def log(update: Update, context: ConciergeContext) -> None:
         lambda session, reader: reports.timeline(
             session, context.env, staff_id=reader, request_id=int(arg)
         ),
-        messages.log_usage,
+        LogUsage(),
     )
 
 
@@ -133,7 +142,7 @@ async def followup_log(update: Update, context: ConciergeContext) -> None:
             day_spec=_first_arg(context),
             now=context.deps.clock.now(),
         ),
-        messages.followups_usage,
+        FollowupsUsage(),
     )
 
 
@@ -149,7 +158,7 @@ async def period_report(update: Update, context: ConciergeContext) -> None:
             period_spec=_first_arg(context),
             now=context.deps.clock.now(),
         ),
-        messages.report_usage,
+        ReportUsage(),
     )
 
 

@@ -32,9 +32,11 @@ from bot.models import (
     Staff,
     as_utc,
 )
+from bot.notices import Prerendered
 from bot.notifier import Outgoing
 from bot.outbox import Rates
 from bot.queue import LEASE
+from bot.render import Renderer
 from bot.services.common import Env, Person
 from bot.services.unreachable import chat_blocked
 from bot.telegram_http import JsonApi
@@ -63,7 +65,7 @@ def claim(
 def test_private_chat_pacing_allows_a_short_burst_then_one_a_second(
     engine: Engine, clock: FakeClock
 ) -> None:
-    put(engine, *(Outgoing(7, str(n)) for n in range(5)), now=clock.now())
+    put(engine, *(Outgoing(7, Prerendered(str(n))) for n in range(5)), now=clock.now())
     start = clock.now()
     rates = Rates(global_interval=0)
     slots: list[float] = []
@@ -89,7 +91,7 @@ def test_a_chat_waiting_for_its_pacing_does_not_hold_up_the_others(
 ) -> None:
     """A staff member's fourth card in a burst waits a second; a guest's acknowledgement
     written meanwhile still leaves at once (Telegram's 30 a second overall)."""
-    put(engine, *(Outgoing(7, f"card {n}") for n in range(4)), now=clock.now())
+    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(4)), now=clock.now())
     rates = Rates()
     with session_factory(engine)() as session:
         for _ in range(4):
@@ -98,13 +100,13 @@ def test_a_chat_waiting_for_its_pacing_does_not_hold_up_the_others(
                 session.get_one(OutboxMessage, row.id).status = OutboxStatus.SENT
             session.flush()
         session.commit()
-    put(engine, Outgoing(8, "we have your request"), now=clock.now())
+    put(engine, Outgoing(8, Prerendered("we have your request")), now=clock.now())
 
     with session_factory(engine)() as session:
         claimed = outbox.claim(session, owner="a", now=clock.now(), rates=rates)
         session.commit()
 
-    assert [row.payload["text"] for row in claimed.rows] == ["we have your request"]
+    assert [row.payload["notice"]["text"] for row in claimed.rows] == ["we have your request"]
     (ack,) = claimed.rows
     assert ack.send_at is not None and ack.send_at - clock.now() <= timedelta(seconds=0.1)
     assert claimed.next_at is not None
@@ -116,7 +118,7 @@ def test_a_paced_chats_queued_messages_wait_with_the_time_their_turn_comes(
 ) -> None:
     """Past its burst, a chat's queued cards carry the time the next may go, so claims in
     between (every few milliseconds in a busy hotel) do not read them; they leave in order."""
-    put(engine, *(Outgoing(7, f"card {n}") for n in range(6)), now=clock.now())
+    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(6)), now=clock.now())
     rates = Rates()
     texts: list[str] = []
 
@@ -125,7 +127,7 @@ def test_a_paced_chats_queued_messages_wait_with_the_time_their_turn_comes(
             claimed = outbox.claim(session, owner="a", now=clock.now(), rates=rates)
             for row in claimed.rows:
                 session.get_one(OutboxMessage, row.id).status = OutboxStatus.SENT
-                texts.append(row.payload["text"])
+                texts.append(row.payload["notice"]["text"])
             session.commit()
         return claimed
 
@@ -160,7 +162,7 @@ def test_a_busy_senders_claims_are_spaced_by_what_they_cost() -> None:
 
 
 def test_a_claim_says_when_a_retry_falls_due(engine: Engine, clock: FakeClock) -> None:
-    put(engine, Outgoing(7, "first"), now=clock.now())
+    put(engine, Outgoing(7, Prerendered("first")), now=clock.now())
     assert len(claim(engine, "a", clock, Rates())) == 1  # the chat's pacing has a row now
     with session_factory(engine)() as session:
         row = session.exec(select(OutboxMessage)).one()
@@ -176,7 +178,7 @@ def test_a_claim_says_when_a_retry_falls_due(engine: Engine, clock: FakeClock) -
 
 
 def test_global_pacing_spreads_a_burst_to_many_chats(engine: Engine, clock: FakeClock) -> None:
-    put(engine, *(Outgoing(1000 + n, "hi") for n in range(90)), now=clock.now())
+    put(engine, *(Outgoing(1000 + n, Prerendered("hi")) for n in range(90)), now=clock.now())
     rates = Rates()
     with session_factory(engine)() as session:
         rows = outbox.claim(
@@ -201,7 +203,7 @@ def test_pacing_and_leases_are_kept_per_chat_from_one_claim_to_the_next(
 ) -> None:
     put(
         engine,
-        *(Outgoing(100 + c, f"{n}") for n in range(3) for c in range(chats)),
+        *(Outgoing(100 + c, Prerendered(f"{n}")) for n in range(3) for c in range(chats)),
         now=clock.now(),
     )
     start = clock.now()
@@ -260,6 +262,7 @@ def make_sender(
         owner="test",
         rates=rates,
         signer=CallbackSigner.for_token("123456:TEST"),
+        render=Renderer(env.hotel, env.i18n),
         on_blocked=lambda session, out, chat_id, now: chat_blocked(session, out, env, chat_id, now),
         poll_interval=poll_interval,
         database_in_thread=database_in_thread,
@@ -274,7 +277,12 @@ def rows(engine: Engine) -> list[OutboxMessage]:
 async def test_429_waits_exactly_retry_after_and_does_not_stall_other_chats(
     engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
 ) -> None:
-    put(engine, Outgoing(1, "to the busy chat"), Outgoing(2, "to another chat"), now=clock.now())
+    put(
+        engine,
+        Outgoing(1, Prerendered("to the busy chat")),
+        Outgoing(2, Prerendered("to another chat")),
+        now=clock.now(),
+    )
     telegram.fail_next(
         "sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7, chat_id=1
     )
@@ -298,7 +306,7 @@ async def test_429_waits_exactly_retry_after_and_does_not_stall_other_chats(
 async def test_server_errors_and_timeouts_are_retried_with_backoff(
     engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
 ) -> None:
-    put(engine, Outgoing(1, "hello"), now=clock.now())
+    put(engine, Outgoing(1, Prerendered("hello")), now=clock.now())
     telegram.fail_next("sendMessage", 502, "Bad Gateway")
     telegram.fail_next("sendMessage", 500, "Internal Server Error")
     await sender.drain()
@@ -319,7 +327,7 @@ async def test_server_errors_and_timeouts_are_retried_with_backoff(
 async def test_a_message_older_than_a_day_is_given_up(
     engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
 ) -> None:
-    put(engine, Outgoing(1, "hello"), now=clock.now())
+    put(engine, Outgoing(1, Prerendered("hello")), now=clock.now())
     clock.advance(25 * 3600)
     telegram.fail_next("sendMessage", 502, "Bad Gateway")
     await sender.drain()
@@ -378,7 +386,7 @@ async def test_an_edit_whose_card_never_arrived(
 async def test_unchanged_edit_counts_as_sent(
     engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
 ) -> None:
-    put(engine, Outgoing(1, "same", edit_message_id=10), now=clock.now())
+    put(engine, Outgoing(1, Prerendered("same"), edit_message_id=10), now=clock.now())
     telegram.fail_next(
         "editMessageText",
         400,
@@ -457,7 +465,7 @@ async def test_a_running_sender_records_every_outcome_of_deliveries_that_overlap
     in_thread: bool,
 ) -> None:
     chats = range(100, 140)
-    put(engine, *(Outgoing(chat, f"hello {chat}") for chat in chats), now=clock.now())
+    put(engine, *(Outgoing(chat, Prerendered(f"hello {chat}")) for chat in chats), now=clock.now())
     telegram.fail_next("sendMessage", 500, "Internal Server Error", chat_id=105)
     telegram.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=106)
     sender = make_sender(sender.api, engine, env, clock, database_in_thread=in_thread)
@@ -494,8 +502,8 @@ async def test_a_chats_next_message_leaves_once_the_one_before_is_recorded_not_a
 ) -> None:
     put(
         engine,
-        *(Outgoing(7, f"part {n}") for n in range(1, 4)),
-        Outgoing(8, "other"),
+        *(Outgoing(7, Prerendered(f"part {n}")) for n in range(1, 4)),
+        Outgoing(8, Prerendered("other")),
         now=clock.now(),
     )
     patient = make_sender(
@@ -517,7 +525,7 @@ async def test_a_message_left_for_its_chats_pacing_leaves_on_time_not_at_the_nex
     engine: Engine, env: Env, sender: Sender, telegram: RecordingRequest
 ) -> None:
     clock = SystemClock()
-    put(engine, *(Outgoing(7, f"card {n}") for n in range(1, 4)), now=clock.now())
+    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(1, 4)), now=clock.now())
     paced = make_sender(
         sender.api,
         engine,
@@ -624,7 +632,7 @@ async def test_a_send_delayed_by_the_network_does_not_let_the_chats_next_ones_ca
     are paced from when it arrived, not from when it was planned, so they do not catch up
     and four arrive inside one second."""
     telegram = TimedRequest(clock, late=1, seconds=2.0)
-    put(engine, *(Outgoing(7, f"card {n}") for n in range(8)), now=clock.now())
+    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(8)), now=clock.now())
     sender = make_sender(await timed_bot(telegram), engine, env, clock, rates=Rates())
 
     await send_everything(sender, engine, clock)
@@ -639,7 +647,7 @@ async def test_a_message_taken_over_from_a_killed_sender_counts_its_lost_send(
     """The killed instance sent a card late, then died before recording it; the restarted one
     sends it again, and paces the chat as if the lost send had just happened."""
     telegram = TimedRequest(clock)
-    put(engine, *(Outgoing(7, f"card {n}") for n in range(4)), now=clock.now())
+    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(4)), now=clock.now())
     with session_factory(engine)() as session:
         assert len(outbox.claim(session, owner="killed", now=clock.now(), rates=Rates()).rows)
         session.commit()
@@ -661,7 +669,7 @@ async def test_a_senders_heartbeat_keeps_the_lease_of_a_send_under_way(
 ) -> None:
     telegram = TimedRequest(clock)
     telegram.gate.clear()  # the send hangs on the network
-    put(engine, Outgoing(1, "slow to leave"), now=clock.now())
+    put(engine, Outgoing(1, Prerendered("slow to leave")), now=clock.now())
     sender = make_sender(await timed_bot(telegram), engine, env, clock, poll_interval=60)
     running = asyncio.create_task(sender.run())
     try:
@@ -671,7 +679,7 @@ async def test_a_senders_heartbeat_keeps_the_lease_of_a_send_under_way(
             assert sender.renew_leases() == 1
             assert claim(engine, "other-instance", clock) == []
         clock.advance(LEASE.total_seconds() + 1)  # had it died: taken over
-        assert [r.payload["text"] for r in claim(engine, "other-instance", clock)] == [
+        assert [r.payload["notice"]["text"] for r in claim(engine, "other-instance", clock)] == [
             "slow to leave"
         ]
     finally:
