@@ -19,6 +19,7 @@ from bot.buttons import CallbackSigner
 from bot.clock import Clock, FakeClock, SystemClock
 from bot.db import bookkeeping, session_factory
 from bot.delivery import Sender, claim_spacing
+from bot.i18n import I18n
 from bot.models import (
     Event,
     Guest,
@@ -32,7 +33,7 @@ from bot.models import (
     Staff,
     as_utc,
 )
-from bot.notices import Prerendered
+from bot.notices import Prerendered, RequestAck
 from bot.notifier import Outgoing
 from bot.outbox import Rates
 from bot.queue import LEASE
@@ -709,3 +710,62 @@ def test_instances_pacing_a_new_chat_at_once_keep_the_later_time(
     with Session(engine) as session:
         stored = session.get_one(Pacing, 4242)
     assert as_utc(stored.tat) == clock.now() + timedelta(seconds=2)
+
+
+async def test_a_row_stored_before_notices_existed_is_sent_as_it_was_written(
+    engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+) -> None:
+    legacy = {
+        "text": "Richiesta #1 · Pulizie",
+        "buttons": [[["Accetta", "acc:1"], ["?", "no-such-action"]]],
+        "offer_id": 5,
+    }
+    with session_factory(engine)() as session:
+        session.add(
+            OutboxMessage(
+                chat_id=1001,
+                payload=legacy,
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                not_before=clock.now(),
+                created_at=clock.now(),
+            )
+        )
+        session.commit()
+
+    await sender.drain()
+
+    sent = telegram.sent(1001, "sendMessage")[0]
+    assert sent.params["text"] == "Richiesta #1 · Pulizie"
+    keyboard = sent.params["reply_markup"]["inline_keyboard"]
+    assert [
+        [(b["text"], b["callback_data"].rpartition(":")[0]) for b in row] for row in keyboard
+    ] == [
+        [("Accetta", "acc:1")]  # an action this version does not know is left out
+    ]
+
+
+async def test_a_notice_is_rendered_when_it_is_sent_in_the_readers_language(
+    engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+) -> None:
+    notice = RequestAck(request_id=7, department="housekeeping", tier="department")
+    put(engine, Outgoing(5001, notice, "it"), Outgoing(5002, notice, "de"), now=clock.now())
+    stored = [row.payload for row in rows(engine)]
+    assert stored[0] == {
+        "locale": "it",
+        "notice": {
+            "kind": "request_ack",
+            "request_id": 7,
+            "department": "housekeeping",
+            "tier": "department",
+            "choices": [],
+        },
+    }
+
+    await sender.drain()
+
+    italian = I18n("en").translator("it").gettext
+    assert telegram.sent(5001, "sendMessage")[0].params["text"] == italian(
+        "Request #{number} received — {department} is on it."
+    ).format(number=7, department="Governante")
+    assert telegram.sent(5002, "sendMessage")[0].params["text"].startswith("Anfrage #7")
