@@ -71,6 +71,15 @@ async def reply(update: Update, context: ConciergeContext, notice: Notice) -> No
         await context.deps.send(Outgoing(chat.id, notice, context.t.locale))
 
 
+async def for_sender(
+    update: Update, context: ConciergeContext, service: Callable[..., object], **values: Any
+) -> None:
+    """Run ``service`` for the sender of ``update`` (as ``person``) in a transaction of its own,
+    with the hotel's env and the transaction's ``now``."""
+    async with context.deps.transaction() as tx:
+        service(tx.session, tx.outbox, context.env, person=person_of(update), now=tx.now, **values)
+
+
 def text_of(context: ConciergeContext, notice: Notice) -> str:
     """``notice``'s text for the sender, for answers outside the outbox (a button's alert)."""
     return render(notice, context.t, context.env.hotel)[0]
@@ -232,15 +241,7 @@ async def start(update: Update, context: ConciergeContext) -> None:
         await reply(update, context, welcome)
         return
     payload = context.args[0] if context.args else None
-    async with context.deps.transaction() as tx:
-        guests.start(
-            tx.session,
-            tx.outbox,
-            context.env,
-            person=person_of(update),
-            payload=payload,
-            now=tx.now,
-        )
+    await for_sender(update, context, guests.start, payload=payload)
 
 
 def help_for(context: ConciergeContext) -> StaffHelp | GuestHelp:
@@ -268,16 +269,9 @@ async def language_chosen(update: Update, context: ConciergeContext, button: Set
     """Save the language picked from the buttons."""
     query = update.callback_query
     assert query is not None
-    async with context.deps.transaction() as tx:
-        guests.set_language(
-            tx.session,
-            tx.outbox,
-            context.env,
-            person=person_of(update),
-            staff_id=staff_id(context),
-            locale=button.locale,
-            now=tx.now,
-        )
+    await for_sender(
+        update, context, guests.set_language, staff_id=staff_id(context), locale=button.locale
+    )
     await answer(query)
 
 
