@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, dataclass_transform
 
 from bot.models import Request
 from bot.services import errors
@@ -25,9 +25,10 @@ SNIPPET_LIMIT = 60
 KINDS: dict[str, type[Notice]] = {}
 
 
-@dataclass(frozen=True)
+@dataclass_transform(frozen_default=True)
 class Notice:
-    """Something a reader is told; subclasses register under their ``kind``."""
+    """Something a reader is told: each subclass is a frozen dataclass, registered under its
+    ``kind`` (its name in snake case)."""
 
     kind: ClassVar[str] = ""
 
@@ -37,7 +38,7 @@ class Notice:
         if kind in KINDS:
             raise TypeError(f"two notices are called {kind!r}")
         cls.kind = kind
-        KINDS[kind] = cls
+        KINDS[kind] = dataclass(frozen=True)(cls)
 
     def encode(self) -> dict[str, Any]:
         """The notice as JSON for the outbox row."""
@@ -59,7 +60,6 @@ def snippet_of(request: Request, limit: int = SNIPPET_LIMIT) -> str:
 # --- shared by every audience ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Prerendered(Notice):
     """A finished text in the reader's locale, with buttons as stored ``[label, data]`` pairs.
 
@@ -72,7 +72,6 @@ class Prerendered(Notice):
     buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
 
 
-@dataclass(frozen=True)
 class UnknownCommand(Notice):
     """An unknown command, answered with the reader's help."""
 
@@ -80,41 +79,34 @@ class UnknownCommand(Notice):
     supervisor: bool = False
 
 
-@dataclass(frozen=True)
 class LanguagePrompt(Notice):
     """Ask to choose one of ``languages`` (locale codes), as buttons."""
 
     languages: tuple[str, ...]
 
 
-@dataclass(frozen=True)
 class LanguageSet(Notice):
     """Confirm the new language, in that language."""
 
 
-@dataclass(frozen=True)
 class YourId(Notice):
     """The sender's numeric Telegram id, needed to register staff."""
 
     telegram_id: int
 
 
-@dataclass(frozen=True)
 class EditNotForwarded(Notice):
     """Edits of sent messages are not passed on."""
 
 
-@dataclass(frozen=True)
 class Unsupported(Notice):
     """A polite answer to stickers, games and the like."""
 
 
-@dataclass(frozen=True)
 class TryAgainLater(Notice):
     """Something broke on our side; the reader should send again."""
 
 
-@dataclass(frozen=True)
 class DelayedByOutage(Notice):
     """The database is down: the message waits and will be handled."""
 
@@ -133,7 +125,6 @@ class Reason(StrEnum):
     NO_LONGER_APPLIES = "no_longer_applies"
 
 
-@dataclass(frozen=True)
 class Refused(Notice):
     """A domain error as a short answer (fits a callback alert)."""
 
@@ -167,12 +158,10 @@ def refused(error: errors.DomainError) -> Refused:
 # --- guests ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class GuestHelp(Notice):
     """What a guest can do."""
 
 
-@dataclass(frozen=True)
 class Welcome(Notice):
     """The greeting after /start."""
 
@@ -180,24 +169,20 @@ class Welcome(Notice):
     room: str | None
 
 
-@dataclass(frozen=True)
 class AskRoom(Notice):
     """Ask the guest for the room number."""
 
 
-@dataclass(frozen=True)
 class RoomSaved(Notice):
     """Confirm the room number."""
 
     room: str
 
 
-@dataclass(frozen=True)
 class RoomInvalid(Notice):
     """The room number does not look like one."""
 
 
-@dataclass(frozen=True)
 class RequestAck(Notice):
     """The instant acknowledgement of a new request, honest about who has it (a ``Tier``);
     ``choices``: the other departments the guest may pick, when no keyword matched."""
@@ -208,7 +193,6 @@ class RequestAck(Notice):
     choices: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
 class DepartmentPicked(Notice):
     """Confirm the guest's choice of department."""
 
@@ -217,7 +201,6 @@ class DepartmentPicked(Notice):
     tier: str
 
 
-@dataclass(frozen=True)
 class AcceptedForGuest(Notice):
     """Tell the guest who took the request."""
 
@@ -226,21 +209,18 @@ class AcceptedForGuest(Notice):
     department: str
 
 
-@dataclass(frozen=True)
 class DoneForGuest(Notice):
     """Tell the guest the request is done."""
 
     request_id: int
 
 
-@dataclass(frozen=True)
 class CancelledForGuest(Notice):
     """Confirm a cancellation to the guest."""
 
     request_id: int
 
 
-@dataclass(frozen=True)
 class GuestRequests(Notice):
     """The guest's /requests list: (number, department, status, snippet, media kind) each;
     the waiting and accepted ones get a Cancel button."""
@@ -248,7 +228,6 @@ class GuestRequests(Notice):
     requests: tuple[tuple[int, str, str, str, str | None], ...]
 
 
-@dataclass(frozen=True)
 class FollowupQuestion(Notice):
     """The follow-up check-in, with its two answers as buttons."""
 
@@ -258,28 +237,24 @@ class FollowupQuestion(Notice):
     media_kind: str | None
 
 
-@dataclass(frozen=True)
 class FollowupThanks(Notice):
     """Reply to a positive follow-up."""
 
     request_id: int
 
 
-@dataclass(frozen=True)
 class RatingQuestion(Notice):
     """Ask for an optional rating, with 1–5 as buttons."""
 
     followup_id: int
 
 
-@dataclass(frozen=True)
 class RatingThanks(Notice):
     """Thank the guest for a rating."""
 
     rating: int
 
 
-@dataclass(frozen=True)
 class ReopenedForGuest(Notice):
     """Reply to a negative follow-up."""
 
@@ -287,24 +262,20 @@ class ReopenedForGuest(Notice):
     department: str
 
 
-@dataclass(frozen=True)
 class SlowDown(Notice):
     """A guest sends more messages than the per-minute limit."""
 
     limit: int
 
 
-@dataclass(frozen=True)
 class ForgetQuestion(Notice):
     """Confirm /forgetme before erasing anything, with Erase and Keep buttons."""
 
 
-@dataclass(frozen=True)
 class Forgotten(Notice):
     """Confirm the erasure."""
 
 
-@dataclass(frozen=True)
 class Kept(Notice):
     """The guest chose not to erase."""
 
@@ -312,14 +283,12 @@ class Kept(Notice):
 # --- staff -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class StaffHelp(Notice):
     """What a staff member can do (and a supervisor, with ``supervisor``)."""
 
     supervisor: bool
 
 
-@dataclass(frozen=True)
 class StaffWelcome(Notice):
     """The greeting of a registered staff member after /start."""
 
@@ -329,21 +298,18 @@ class StaffWelcome(Notice):
     on_duty: bool
 
 
-@dataclass(frozen=True)
 class DutyStatus(Notice):
     """Whether the staff member is on duty, with a button to switch."""
 
     on_duty: bool
 
 
-@dataclass(frozen=True)
 class WaitingSent(Notice):
     """How many waiting requests were offered when a shift started."""
 
     count: int
 
 
-@dataclass(frozen=True)
 class StillAssigned(Notice):
     """Remind a staff member going off duty of their accepted requests."""
 
@@ -372,7 +338,6 @@ class CardButtons(StrEnum):
     ASSIGNEE = "assignee"  # Done and Release
 
 
-@dataclass(frozen=True)
 class Card(Notice):
     """A request as a staff member sees it: a new offer, or an edit of their copy."""
 
@@ -417,21 +382,18 @@ def card(
     )
 
 
-@dataclass(frozen=True)
 class Quote(Notice):
     """A part of a guest's long text, shown as written above the card."""
 
     text: str
 
 
-@dataclass(frozen=True)
 class CancelledForAssignee(Notice):
     """Tell the assignee that the guest cancelled."""
 
     request_id: int
 
 
-@dataclass(frozen=True)
 class StaffTasks(Notice):
     """The /tasks list: (number, room, snippet, media kind) each."""
 
@@ -441,7 +403,6 @@ class StaffTasks(Notice):
 # --- supervisors -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class NegativeFollowupAlert(Notice):
     """A guest said a request is not fixed."""
 
@@ -450,7 +411,6 @@ class NegativeFollowupAlert(Notice):
     department: str
 
 
-@dataclass(frozen=True)
 class StaffUnreachableAlert(Notice):
     """A staff member blocked the bot; ``count`` of their requests were handed on."""
 
@@ -459,16 +419,13 @@ class StaffUnreachableAlert(Notice):
     count: int
 
 
-@dataclass(frozen=True)
 class LogUsage(Notice):
     """How to call /log."""
 
 
-@dataclass(frozen=True)
 class FollowupsUsage(Notice):
     """How to call /followups."""
 
 
-@dataclass(frozen=True)
 class ReportUsage(Notice):
     """How to call /report."""
