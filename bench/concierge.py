@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench.fake import Fake, Sent
 from bench.procs import PYTHON, BenchError, Child, Database, Workspace, base_env
+from tests.command import staff_add
 
 GUEST_BASE = 10_000_000  # guest i has Telegram id GUEST_BASE + i
 STAFF_BASE = 9_000_000
@@ -152,16 +153,7 @@ class Concierge:
         """Register staff with ``concierge staff add``."""
         for member in members:
             self.cli(
-                "staff",
-                "add",
-                "--telegram-id",
-                str(member.telegram_id),
-                "--name",
-                member.name,
-                "--department",
-                member.department,
-                "--role",
-                member.role,
+                *staff_add(member.telegram_id, member.name, member.department, role=member.role)
             )
 
     def start(self, *, timeout: float = 60) -> Child:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.procs import BenchError
-from tests.fakebotapi import Call, FakeBotAPIThread, RateLimits
+from tests.fakebotapi import Call, FakeBotAPI, FakeBotAPIThread, RateLimits
 
 MONO_TO_WALL = time.time() - time.monotonic()
 
@@ -140,7 +140,9 @@ class Fake:
     """A started fake Bot API with a :class:`Tracker` attached."""
 
     def __init__(self, *, rate_limits: bool = False) -> None:
-        self.server = FakeBotAPIThread(rate_limits=RateLimits() if rate_limits else None)
+        self.server = FakeBotAPIThread(
+            FakeBotAPI(rate_limits=RateLimits() if rate_limits else None)
+        )
         self.tracker = Tracker()
         self.server.start()
         self.server.fake.on_call = self.tracker

@@ -114,45 +114,43 @@ class ButtonAction:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "prefix" not in cls.__dict__:  # a shared shape (``OnRequest``), not an action
+            return
         if cls.prefix in ACTIONS or ":" in cls.prefix:
             raise TypeError(f"button prefix {cls.prefix!r} is taken or invalid")
         ACTIONS[cls.prefix] = cls
 
 
 @dataclass(frozen=True)
-class Accept(ButtonAction):
+class OnRequest(ButtonAction):
+    """An action on one request, named by its id."""
+
+    codecs = (ID,)
+    request_id: int
+
+
+class Accept(OnRequest):
     """Take a waiting request (staff)."""
 
     prefix = "acc"
-    codecs = (ID,)
-    request_id: int
 
 
-@dataclass(frozen=True)
-class Release(ButtonAction):
+class Release(OnRequest):
     """Hand an accepted request back (its assignee)."""
 
     prefix = "rel"
-    codecs = (ID,)
-    request_id: int
 
 
-@dataclass(frozen=True)
-class Done(ButtonAction):
+class Done(OnRequest):
     """Mark an accepted request done (its assignee)."""
 
     prefix = "done"
-    codecs = (ID,)
-    request_id: int
 
 
-@dataclass(frozen=True)
-class Cancel(ButtonAction):
+class Cancel(OnRequest):
     """Cancel one of the guest's own requests."""
 
     prefix = "can"
-    codecs = (ID,)
-    request_id: int
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""The ``concierge`` command: run the bot, migrate the database, manage staff."""
+"""The ``concierge`` command: run the bot, migrate the database, manage staff, print room cards."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -297,8 +298,86 @@ def purge(
         session.commit()
     typer.echo(
         f"anonymized {result.requests} requests and {result.guests} guests older than {days} days; "
-        f"deleted {result.updates} stored updates and {result.messages} delivered messages"
+        f"deleted {result.updates} stored updates, {result.messages} delivered messages "
+        f"and {result.timers} finished timers"
     )
+
+
+BOT_USERNAME = re.compile(r"@?[A-Za-z0-9_]{5,32}")
+
+
+@app.command()
+def qr(
+    rooms: Annotated[
+        str,
+        typer.Option(
+            "--rooms",
+            help="Rooms and ranges, e.g. 101-120,201-220,12A (checked against the config).",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="The PDF to write, e.g. rooms.pdf.")],
+    bot_username: Annotated[
+        str | None,
+        typer.Option(
+            "--bot-username", help="The bot's @username; default: asked from Telegram (getMe)."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print one card per room with a QR code of its signed deep link (an A6 page each)."""
+    from bot import roomcards
+    from bot.i18n import I18n
+    from bot.roomlinks import room_key
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        if any(
+            e["type"] == "missing" and e["loc"] == ("TELEGRAM_BOT_TOKEN",) for e in exc.errors()
+        ):
+            fail("TELEGRAM_BOT_TOKEN is not set; room links are signed with a key derived from it")
+        _setting_error(exc)
+    hotel = _hotel(config or settings.config_path)
+    try:
+        chosen = roomcards.parse_rooms(rooms, hotel.room_regex)
+    except roomcards.RoomListError as exc:
+        fail(f"--rooms: {exc}")
+    if bot_username is not None and not BOT_USERNAME.fullmatch(bot_username):
+        fail(f"--bot-username {bot_username!r} is not a Telegram username (5-32 of A-Z a-z 0-9 _)")
+    username = bot_username or _bot_username(settings)
+    token = settings.telegram_bot_token.get_secret_value()
+    try:
+        cards = roomcards.cards(chosen, bot_username=username, key=room_key(token))
+    except ValueError as exc:
+        fail(f"--rooms: {exc}")
+    i18n = I18n(hotel.hotel.default_language, hotel.hotel.languages)
+    try:
+        out.write_bytes(roomcards.render(cards, hotel, i18n))
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror}")
+    typer.echo(
+        "wrote {} room card{} to {} (links to @{})".format(
+            len(cards), "" if len(cards) == 1 else "s", out, username.removeprefix("@")
+        )
+    )
+
+
+def _bot_username(settings: Settings) -> str:
+    """The bot's username as Telegram's getMe gives it."""
+    from bot.app import check_telegram
+
+    try:
+        return asyncio.run(check_telegram(settings))
+    except InvalidToken:
+        fail("Telegram rejected TELEGRAM_BOT_TOKEN; check the token from @BotFather")
+    except NetworkError as exc:
+        fail(
+            f"cannot reach the Telegram Bot API at {settings.telegram_base_url} to ask the bot's "
+            f"username ({exc}); give it with --bot-username",
+            EXIT_UNREACHABLE,
+        )
+    except TelegramError as exc:
+        fail(f"Telegram refused getMe: {exc}", EXIT_UNREACHABLE)
 
 
 def main() -> None:

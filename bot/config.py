@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.i18n import SUPPORTED_LOCALES
+from bot.knowledge import Entry, Knowledge
 
 Seconds = Annotated[int, Field(ge=1, le=60 * 60 * 24 * 30)]
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
@@ -128,6 +129,34 @@ class Department(_Strict):
         )
 
 
+class Answer(_Strict):
+    """One ``[[answers]]`` entry of the knowledge base: a question's keywords and its answer,
+    per language (see ``bot.knowledge``)."""
+
+    key: str = Field(pattern=KEY_PATTERN)
+    keywords: dict[str, list[str]]
+    text: dict[str, str]
+
+    @field_validator("keywords")
+    @classmethod
+    def _some_keywords(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        cleaned = {
+            code: [word.strip().casefold() for word in words if word.strip()]
+            for code, words in value.items()
+        }
+        if not any(cleaned.values()):
+            raise ValueError('give at least one keyword, e.g. en = ["wifi", "password"]')
+        return cleaned
+
+    @field_validator("text")
+    @classmethod
+    def _no_empty_answer(cls, value: dict[str, str]) -> dict[str, str]:
+        for code, text in value.items():
+            if not text.strip():
+                raise ValueError(f"the {code} answer is empty")
+        return value
+
+
 class HotelConfig(_Strict):
     """The whole hotel configuration file."""
 
@@ -135,6 +164,7 @@ class HotelConfig(_Strict):
     timings: Timings = Timings()
     limits: Limits = Limits()
     departments: tuple[Department, ...] = Field(min_length=1)
+    answers: tuple[Answer, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> HotelConfig:
@@ -154,12 +184,43 @@ class HotelConfig(_Strict):
                         f"departments.{index}: unsupported language {code!r}; "
                         f"supported: {', '.join(SUPPORTED_LOCALES)}"
                     )
+        self._check_answers()
         if self.hotel.fallback_department not in seen:
             raise ValueError(
                 f"hotel.fallback_department: {self.hotel.fallback_department!r} is not a "
                 f"department key (keys: {', '.join(sorted(seen))})"
             )
         return self
+
+    def _check_answers(self) -> None:
+        keys: set[str] = set()
+        for index, answer in enumerate(self.answers):
+            if answer.key in keys:
+                raise ValueError(f"answers.{index}.key: duplicate key {answer.key!r}")
+            keys.add(answer.key)
+            if self.hotel.default_language not in answer.text:
+                raise ValueError(
+                    f"answers.{index}.text: missing the default language "
+                    f"{self.hotel.default_language!r}"
+                )
+            for code in (*answer.text, *answer.keywords):
+                if code not in SUPPORTED_LOCALES:
+                    raise ValueError(
+                        f"answers.{index}: unsupported language {code!r}; "
+                        f"supported: {', '.join(SUPPORTED_LOCALES)}"
+                    )
+
+    @cached_property
+    def knowledge(self) -> Knowledge:
+        """The knowledge base, indexed for matching guests' questions."""
+        return Knowledge(
+            Entry(
+                key=answer.key,
+                keywords={code: tuple(words) for code, words in answer.keywords.items()},
+                answers=dict(answer.text),
+            )
+            for answer in self.answers
+        )
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -62,8 +62,9 @@ from bot.models import (
     RequestStatus,
     as_utc,
 )
+from tests.command import staff_add
 from tests.conftest import TEST_HOTEL, reset_database
-from tests.fakebotapi import Call, FakeBotAPIThread, RateLimits
+from tests.fakebotapi import Call, FakeBotAPI, FakeBotAPIThread, RateLimits
 
 JSONDict = dict[str, Any]
 
@@ -995,21 +996,16 @@ class CrashRun:
         """``concierge staff add`` for everyone, as the hotel's IT would (in parallel)."""
         commands: list[list[str]] = []
         for member in (*HOUSEKEEPING, SUPERVISOR):
-            args = [
-                "staff",
-                "add",
-                "--telegram-id",
-                str(member.telegram_id),
-                "--name",
-                member.name,
-                "--department",
-                member.department,
-                "--language",
-                STAFF_LANGUAGE,
-            ]
-            if member.supervisor:
-                args += ["--role", "supervisor"]
-            commands.append(args)
+            role = "supervisor" if member.supervisor else None
+            commands.append(
+                staff_add(
+                    member.telegram_id,
+                    member.name,
+                    member.department,
+                    role=role,
+                    language=STAFF_LANGUAGE,
+                )
+            )
         running = [
             (
                 args,
@@ -1058,7 +1054,7 @@ class CrashRun:
             reset_database(self.engine)
         config = hotel_config(self.workdir / "hotel.toml")
         limits = RateLimits() if self.options.rate_limits else None
-        with quiet_fake_server(), FakeBotAPIThread(rate_limits=limits) as fake:
+        with quiet_fake_server(), FakeBotAPIThread(FakeBotAPI(rate_limits=limits)) as fake:
             env = self._env(fake, config)
             self._register_staff(env)
             people = People(fake, self.rng, self.options)

@@ -2529,32 +2529,9 @@ class FakeBotAPIThread:
     All helpers are synchronous and thread-safe: they run inside the server's loop.
     """
 
-    def __init__(
-        self,
-        token: str = "123456:TEST",
-        bot_id: int = 123456,
-        bot_username: str = "concierge_test_bot",
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        bot_first_name: str = "Concierge",
-        webhook_timeout: float = 10.0,
-        webhook_retry_initial: float = 0.05,
-        webhook_retry_max: float = 2.0,
-        rate_limits: RateLimits | None = None,
-    ) -> None:
-        self.fake = FakeBotAPI(
-            token,
-            bot_id,
-            bot_username,
-            host,
-            port,
-            bot_first_name=bot_first_name,
-            webhook_timeout=webhook_timeout,
-            webhook_retry_initial=webhook_retry_initial,
-            webhook_retry_max=webhook_retry_max,
-            rate_limits=rate_limits,
-        )
+    def __init__(self, fake: FakeBotAPI | None = None) -> None:
+        """Serve ``fake`` (built with the options wanted), by default one with no limits."""
+        self.fake = fake if fake is not None else FakeBotAPI()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 

@@ -154,9 +154,14 @@ async def test_photo_voice_and_location_are_requests(bot: Bot, staffed: None) ->
     assert photo.params["photo"] == "large"
     assert "stain on the pillow" in bot.telegram.texts(LUCA)[-1]
     await bot.say(GUEST, None, voice={"file_id": "V", "file_unique_id": "v", "duration": 3})
-    assert bot.telegram.sent(SOFIA, "sendVoice") or bot.telegram.sent(None, "sendVoice")
+    # No words to route by: the front desk (the fallback department) hears it, nobody else.
+    assert [c.params["voice"] for c in bot.telegram.sent(None, "sendVoice")] == ["V"]
+    assert [c.params["voice"] for c in bot.telegram.sent(SOFIA, "sendVoice")] == ["V"]
+    assert bot.telegram.texts(GUEST)[-1].startswith("Request #2 received")
     await bot.say(GUEST, None, location={"latitude": 41.9, "longitude": 12.5})
-    assert bot.telegram.sent(None, "sendLocation")[0].params["latitude"] == 41.9
+    (location,) = bot.telegram.sent(None, "sendLocation")
+    assert location.params["chat_id"] == SOFIA
+    assert (location.params["latitude"], location.params["longitude"]) == (41.9, 12.5)
     assert bot.telegram.texts(GUEST)[-1].startswith("Request #3 received")
 
 

@@ -6,9 +6,19 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
+from bot import timers
 from bot.buttons import Accept, CallbackSigner
 from bot.cli import app
-from bot.models import Event, Guest, InboundUpdate, Request, RequestStatus, Staff
+from bot.models import (
+    Event,
+    Guest,
+    InboundUpdate,
+    Request,
+    RequestStatus,
+    Staff,
+    Timer,
+    TimerStatus,
+)
 from bot.services import privacy
 from bot.services.common import Person
 from tests.conftest import (
@@ -134,6 +144,27 @@ def test_purge_anonymizes_old_finished_requests_only(
         assert session.exec(select(Guest)).one().first_name == ""
 
 
+def test_purge_deletes_finished_timers_and_keeps_pending_ones(
+    desk: Desk, engine: Engine, maria_housekeeping: Staff
+) -> None:
+    start_chat(desk, GUEST, "room-412")
+    followup_sent(desk, GUEST, "towels")  # the check-in fired; its answer timeout waits
+    answer_followup(desk, GUEST.telegram_id, 1, fine=True)  # the timeout is cancelled
+    desk(
+        lambda s, out, _env, now: timers.schedule(
+            s, out, "followup.ask", "test:overdue", now, {}, now=now
+        )
+    )
+    desk.clock.advance(40 * 86400)
+
+    result = desk(lambda s, _out, env, now: privacy.purge(s, env, older_than_days=30, now=now))
+
+    assert result.timers == 2
+    with Session(engine) as session:
+        left = session.exec(select(Timer)).all()
+        assert [(t.key, t.status) for t in left] == [("test:overdue", TimerStatus.PENDING)]
+
+
 def test_purge_command(engine: Engine, db_url: str) -> None:
     result = CliRunner().invoke(
         app,
@@ -143,7 +174,8 @@ def test_purge_command(engine: Engine, db_url: str) -> None:
     assert result.exit_code == 0, result.output
     assert (
         result.output.strip()
-        == "anonymized 0 requests and 0 guests older than 30 days; deleted 0 stored updates and 0 delivered messages"
+        == "anonymized 0 requests and 0 guests older than 30 days; deleted 0 stored updates, "
+        "0 delivered messages and 0 finished timers"
     )
     default = CliRunner().invoke(
         app, ["purge"], env={"DATABASE_URL": db_url, "CONCIERGE_CONFIG": str(TEST_HOTEL)}

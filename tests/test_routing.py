@@ -6,7 +6,6 @@ import pytest
 from sqlmodel import Session
 
 from bot.config import HotelConfig
-from bot.models import Staff
 from bot.routing import Tier, match_department, recipients
 from tests.conftest import Desk, register
 
@@ -45,8 +44,9 @@ def test_recipients_chain(desk: Desk, session: Session, hotel: HotelConfig) -> N
     register(desk, 1004, "Piotr", "maintenance")
     assert [s.name for s in recipients(session, hotel, "maintenance").staff] == ["Piotr"]
     assert [s.name for s in recipients(session, hotel, "housekeeping").staff] == ["Sofia"]
-    assert recipients(session, hotel, "front_desk", exclude={olga.id}).tier is Tier.SUPERVISORS  # type: ignore[arg-type]
-    assert isinstance(sofia, Staff)
+    # Olga excluded, nobody at the front desk: the supervisors, and only they.
+    escalated = recipients(session, hotel, "front_desk", exclude={olga.id})  # type: ignore[arg-type]
+    assert (escalated.tier, [s.id for s in escalated.staff]) == (Tier.SUPERVISORS, [sofia.id])
 
 
 def test_off_duty_and_removed_staff_get_nothing(

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
+from bot import timers
 from bot.models import (
     ACTIVE_STATUSES,
     ActorKind,
@@ -39,6 +40,7 @@ class Purged:
     guests: int
     updates: int
     messages: int
+    timers: int = 0
 
 
 def ask_to_forget(out: Outbox, env: Env, *, person: Person, locale: str) -> None:
@@ -125,7 +127,7 @@ def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) ->
     """Anonymize requests finished before the cutoff, and guests with nothing newer.
 
     Stored updates and delivered messages older than the cutoff are deleted, since they carry
-    the same texts.
+    the same texts, and so are finished timers due before it.
     """
     cutoff = now - timedelta(days=older_than_days)
     old = session.exec(
@@ -167,5 +169,9 @@ def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) ->
         )
     ).rowcount  # type: ignore[attr-defined]
     return Purged(
-        requests=len(old), guests=len(stale_guests), updates=int(updates), messages=int(sent)
+        requests=len(old),
+        guests=len(stale_guests),
+        updates=int(updates),
+        messages=int(sent),
+        timers=timers.forget_finished(session, cutoff),
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, func, update
+from sqlalchemy import Connection, delete, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -140,6 +140,15 @@ def _cancel(connection: Connection, which: Any) -> int:
         update(Timer)
         .where(which, col(Timer.status) == TimerStatus.PENDING)
         .values(status=TimerStatus.CANCELLED)
+    )
+    return int(done.rowcount)
+
+
+def forget_finished(session: Session, before: datetime) -> int:
+    """Delete timers that fired, were cancelled or were given up and were due before
+    ``before``; return how many (pending ones always stay)."""
+    done = session.connection().execute(
+        delete(Timer).where(col(Timer.status) != TimerStatus.PENDING, col(Timer.due_at) < before)
     )
     return int(done.rowcount)
 
