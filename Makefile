@@ -43,7 +43,7 @@ format: $(STAMP)  ## Format and auto-fix
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-PYBABEL_EXTRACT = $(BIN)/pybabel extract -F pyproject.toml -k _ -k gettext -k ngettext:1,2 \
+PYBABEL_EXTRACT = $(BIN)/pybabel extract -F pyproject.toml -k _ -k gettext -k ngettext:1,2 -k noop \
 	--add-comments=TRANSLATORS: --sort-by-file --no-location --project=Concierge --version=0.1 --copyright-holder="the Concierge authors"
 PYBABEL_UPDATE = $(BIN)/pybabel update -d locales -D messages --no-wrap --ignore-obsolete
 i18n-extract: $(STAMP)  ## Extract messages into locales/messages.pot

@@ -28,6 +28,10 @@ _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*)\)$")
 # Where a request's time goes: (function as py-spy names it, label), indented by nesting.
 BREAKDOWN = (
     ("Sender._deliver (bot/delivery.py)", "outbound: deliver one outbox row"),
+    (
+        "Renderer.__call__ (bot/render.py)",
+        "  render its notice (text and buttons, reader's locale)",
+    ),
     ("send (bot/delivery.py)", "  python-telegram-bot send_message over the HTTP transport"),
     (
         "AsyncConnectionPool._assign_requests_to_connections (httpcore/_async/connection_pool.py)",
@@ -54,7 +58,7 @@ BREAKDOWN = (
     ("ask_due (bot/services/followups.py)", "    followups.ask_due (send the questions)"),
     ("offer_waiting (bot/services/requests.py)", "  requests.offer_waiting"),
     ("followup_log (handlers/supervisor.py)", "/followups"),
-    ("followup_log (bot/messages.py)", "  messages.followup_log (formatting)"),
+    ("followup_log (bot/texts/supervisor.py)", "  texts.supervisor.followup_log (formatting)"),
     ("Session._autoflush (sqlalchemy/orm/session.py)", "SQLAlchemy autoflush (anywhere)"),
     ("Connection.wait (psycopg/connection.py)", "waiting for PostgreSQL (anywhere)"),
 )

@@ -436,8 +436,8 @@ def _stages(engine: Engine, pushed: list[Pushed], sent: list[Sent]) -> dict[str,
             .where(col(OutboxMessage.chat_id).in_(list(by_user)))
             .order_by(col(OutboxMessage.id))
         ):
-            text = str((payload or {}).get("text", ""))
-            if text.startswith("Request #") and chat_id not in claimed and send_at is not None:
+            kind = ((payload or {}).get("notice") or {}).get("kind")
+            if kind == "request_ack" and chat_id not in claimed and send_at is not None:
                 claimed[int(chat_id)] = send_at
     stages: dict[str, list[float]] = {name: [] for name, _ in STAGES}
     for update_id, (received, handled) in updates.items():

@@ -30,6 +30,7 @@ from bot.deps import BotData, ConciergeContext, Deps
 from bot.handling import Received
 from bot.i18n import I18n, Translator
 from bot.outbox import Rates
+from bot.render import Renderer
 from bot.runner import Poller, Processor, StopSignals, WebhookServer
 from bot.scheduling import Timers, TimerScheduler
 from bot.services.common import Env
@@ -99,6 +100,7 @@ def build_application(
         owner=owner,
         rates=rates or Rates(global_interval=1 / settings.messages_per_second),
         signer=signer,
+        render=Renderer(hotel, env.i18n),
         database_in_thread=engine.dialect.name == "postgresql",
     )
     deps = Deps(

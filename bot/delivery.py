@@ -30,7 +30,7 @@ from bot.buttons import CallbackSigner
 from bot.clock import Clock
 from bot.db import SessionFactory, any_pending_in, bookkeeping
 from bot.models import Offer, OutboxMessage, OutboxStatus
-from bot.notifier import CAPTION_LIMIT, TEXT_LIMIT, Media, Outgoing, split_text
+from bot.notifier import CAPTION_LIMIT, TEXT_LIMIT, Media, Outgoing, Rendered, split_text
 from bot.outbox import Rates
 from bot.telegram_http import JsonApi, retry_seconds
 
@@ -75,7 +75,7 @@ class Delivery(NamedTuple):
     """A row, the message it holds and what happened when it was sent."""
 
     row: OutboxMessage
-    message: Outgoing
+    message: Rendered
     outcome: Outcome
 
 
@@ -91,7 +91,7 @@ def backoff(attempts: int) -> float:
     return base * jitter
 
 
-def _markup_json(message: Outgoing, signer: CallbackSigner) -> dict[str, Any] | None:
+def _markup_json(message: Rendered, signer: CallbackSigner) -> dict[str, Any] | None:
     """The message's buttons, signed, as the Bot API's JSON."""
     if not message.buttons:
         return None
@@ -120,7 +120,7 @@ async def _send_media(bot: Bot, chat_id: int, media: Media) -> Message | None:
 
 async def send(
     api: JsonApi,
-    message: Outgoing,
+    message: Rendered,
     edit_target: int | None,
     signer: CallbackSigner,
 ) -> int | None:
@@ -182,6 +182,7 @@ class Sender:
         owner: str,
         rates: Rates,
         signer: CallbackSigner,
+        render: Callable[[Outgoing], Rendered],
         poll_interval: float = 0.5,
         max_in_flight: int = 64,
         max_requests: int = HTTP_CONNECTIONS,
@@ -193,6 +194,7 @@ class Sender:
         self._owner = owner
         self._rates = rates
         self._signer = signer
+        self._render = render
         # Called after a refused chat's update was stored (the app wakes the processor).
         self.updates_stored: Callable[[], None] = lambda: None
         self._poll_interval = poll_interval
@@ -343,7 +345,12 @@ class Sender:
         delay = (row.send_at - self._clock.now()).total_seconds()
         if delay > 0:
             await asyncio.sleep(delay)
-        message = outbox.from_payload(row.chat_id, row.payload)
+        try:  # rendered now, in the reader's locale (``bot.render``)
+            message = self._render(outbox.from_payload(row.chat_id, row.payload))
+        except Exception as exc:  # a bug: retrying would not help
+            log.exception("outbox row %s cannot be rendered", row.id)
+            failed = Outcome(OutboxStatus.FAILED, error=repr(exc)[:300])
+            return Delivery(row, Rendered(row.chat_id), failed)
         async with self._requests:
             self._sending += 1
             self._quiet.clear()
@@ -404,7 +411,7 @@ class Sender:
         wanted = [self._write([result]) for result in results]  # every one, no short cut
         return any(wanted)
 
-    def _edit_target(self, message: Outgoing) -> int | None:
+    def _edit_target(self, message: Rendered) -> int | None:
         if message.edit_message_id is not None:
             return message.edit_message_id
         if message.edit_offer_id is None:
@@ -413,7 +420,7 @@ class Sender:
             offer = session.get(Offer, message.edit_offer_id)
             return offer.message_id if offer is not None else None
 
-    async def _attempt(self, message: Outgoing) -> Outcome:
+    async def _attempt(self, message: Rendered) -> Outcome:
         target = self._edit_target(message)
         if target is None and message.edit_offer_id is not None and not message.buttons:
             return Outcome(OutboxStatus.SKIPPED, error="nothing to edit")

@@ -1,8 +1,10 @@
 """Outgoing messages as values.
 
-Services never talk to Telegram: they put ``Outgoing`` messages into the ``Outbox`` of their
-transaction; ``Deps.transaction`` writes them into the durable outbox (``bot.outbox``) in the
-same commit, and the sender (``bot.delivery``) delivers them. That is the one way out.
+Services never talk to Telegram: they put ``Outgoing`` messages — a notice (``bot.notices``)
+for a reader in a chat, in the reader's locale — into the ``Outbox`` of their transaction;
+``Deps.transaction`` writes them into the durable outbox (``bot.outbox``) in the same commit,
+and the sender (``bot.delivery``) renders each into a ``Rendered`` Telegram message
+(``bot.render``) and delivers it. That is the one way out.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime
 from typing import Literal
 
 from bot.buttons import ButtonAction, pack
+from bot.notices import Notice
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -46,7 +49,21 @@ class Media:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One message to send, or to edit when ``edit_message_id`` is set."""
+    """One notice to send to a chat, or to show by editing a message of it when
+    ``edit_message_id`` (or ``edit_offer_id``) is set; ``locale``: the reader's."""
+
+    chat_id: int
+    notice: Notice | None = None  # None: only the media
+    locale: str = ""
+    media: Media | None = None
+    edit_message_id: int | None = None
+    edit_offer_id: int | None = None  # edit the message shown for this offer, once it is known
+    offer_id: int | None = None  # remember the sent message on this offer, to edit it later
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """An ``Outgoing`` message as the Telegram channel sends it: text and buttons."""
 
     chat_id: int
     text: str = ""

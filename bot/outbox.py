@@ -17,7 +17,7 @@ without holding up the others.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -29,9 +29,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from bot.buttons import unpack
 from bot.models import GLOBAL_PACING, OutboxMessage, OutboxStatus, Pacing, as_utc
-from bot.notifier import Button, Media, Outgoing
+from bot.notices import Notice, Prerendered, decode
+from bot.notifier import Media, Outgoing
 from bot.queue import LEASE, LeasedQueue
 
 log = logging.getLogger(__name__)
@@ -64,10 +64,11 @@ class Rates:
 
 
 def to_payload(message: Outgoing) -> dict[str, Any]:
-    """``message`` as JSON for the outbox row."""
-    payload: dict[str, Any] = {"text": message.text}
-    if message.buttons:
-        payload["buttons"] = [[[b.text, b.data] for b in row] for row in message.buttons]
+    """``message`` as JSON for the outbox row: the notice as data, its reader's locale and
+    what the sender needs to deliver it."""
+    payload: dict[str, Any] = {"locale": message.locale}
+    if message.notice is not None:
+        payload["notice"] = message.notice.encode()
     if message.media is not None:
         media = message.media
         payload["media"] = {
@@ -85,32 +86,28 @@ def to_payload(message: Outgoing) -> dict[str, Any]:
 
 
 def from_payload(chat_id: int, payload: dict[str, Any]) -> Outgoing:
-    """The ``Outgoing`` message stored in an outbox row."""
+    """The ``Outgoing`` message stored in an outbox row.
+
+    A row written before notices existed holds its finished text (and ``[label, data]``
+    buttons) instead: it comes back as a ``Prerendered`` notice, sent as it was written.
+    """
     media = payload.get("media")
+    notice: Notice | None
+    if "notice" in payload:
+        notice = decode(payload["notice"])
+    elif "text" in payload and (payload["text"] or payload.get("buttons")):
+        notice = Prerendered(str(payload["text"]), payload.get("buttons", ()))
+    else:
+        notice = None
     return Outgoing(
         chat_id=chat_id,
-        text=str(payload.get("text", "")),
-        buttons=tuple(_buttons(payload.get("buttons", []))),
+        notice=notice,
+        locale=str(payload.get("locale", "")),
         media=Media(**media) if media else None,
         edit_message_id=payload.get("edit_message_id"),
         edit_offer_id=payload.get("edit_offer_id"),
         offer_id=payload.get("offer_id"),
     )
-
-
-def _buttons(rows: list[list[list[str]]]) -> Iterator[tuple[Button, ...]]:
-    """Stored ``[text, data]`` pairs as buttons; one whose data no longer unpacks is left out
-    (pressed, it would only be answered as stale)."""
-    for row in rows:
-        buttons = []
-        for text, data in row:
-            action = unpack(str(data))
-            if action is None:
-                log.warning("outbox button %r is not a known action; left out", data)
-            else:
-                buttons.append(Button(str(text), action))
-        if buttons:
-            yield tuple(buttons)
 
 
 def enqueue(session: Session, messages: Iterable[Outgoing], now: datetime) -> int:

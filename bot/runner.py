@@ -22,12 +22,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 
-from bot import intake, messages, outbox, queue
+from bot import intake, outbox, queue
 from bot.db import bookkeeping
 from bot.deps import Deps
 from bot.handling import Work
 from bot.i18n import I18n
+from bot.notices import DelayedByOutage, TryAgainLater
 from bot.notifier import Outgoing
+from bot.texts import render
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +173,8 @@ class Processor:
         if chat.get("type") != "private":
             return []
         i18n = self._deps.env.i18n
-        t = i18n.translator(i18n.negotiate((message.get("from") or {}).get("language_code")))
-        return [Outgoing(chat_id=int(chat["id"]), text=messages.try_again_later(t))]
+        locale = i18n.negotiate((message.get("from") or {}).get("language_code"))
+        return [Outgoing(int(chat["id"]), TryAgainLater(), locale)]
 
 
 class Poller:
@@ -264,7 +266,7 @@ async def apologise(deps: Deps, i18n: I18n, payloads: list[dict[str, Any]], told
         t = i18n.translator(i18n.negotiate(language))
         with contextlib.suppress(TelegramError):
             await deps.sender.api.bot.send_message(
-                chat_id=chat["id"], text=messages.delayed_by_outage(t)
+                chat_id=chat["id"], text=render(DelayedByOutage(), t, deps.env.hotel)[0]
             )
 
 

@@ -20,15 +20,29 @@ from telegram.ext import (
     filters,
 )
 
-from bot import intake, messages
+from bot import intake
 from bot.buttons import ButtonAction, SetLanguage
 from bot.deps import ConciergeContext, Tx
-from bot.notifier import Button, Outbox, Outgoing
+from bot.notices import (
+    DelayedByOutage,
+    EditNotForwarded,
+    GuestHelp,
+    Notice,
+    StaffHelp,
+    StaffWelcome,
+    TryAgainLater,
+    UnknownCommand,
+    Unsupported,
+    YourId,
+    refused,
+)
+from bot.notifier import Outbox, Outgoing
 from bot.services import guests
 from bot.services.actors import Actor
 from bot.services.actors import identify as identify_actor
 from bot.services.common import Env, Person
 from bot.services.errors import DomainError
+from bot.texts import render
 from handlers.buttons import Buttons
 
 log = logging.getLogger(__name__)
@@ -50,16 +64,25 @@ def person_of(update: Update) -> Person:
     )
 
 
-async def reply(
-    update: Update,
-    context: ConciergeContext,
-    text: str,
-    buttons: tuple[tuple[Button, ...], ...] = (),
-) -> None:
-    """Answer in the chat the update came from."""
+async def reply(update: Update, context: ConciergeContext, notice: Notice) -> None:
+    """Answer in the chat the update came from, in the sender's language."""
     chat = update.effective_chat
     if chat is not None:
-        await context.send(Outgoing(chat_id=chat.id, text=text, buttons=buttons))
+        await context.send(Outgoing(chat.id, notice, context.t.locale))
+
+
+async def for_sender(
+    update: Update, context: ConciergeContext, service: Callable[..., object], **values: Any
+) -> None:
+    """Run ``service`` for the sender of ``update`` (as ``person``) in a transaction of its own,
+    with the hotel's env and the transaction's ``now``."""
+    async with context.transaction() as tx:
+        service(tx.session, tx.outbox, context.env, person=person_of(update), now=tx.now, **values)
+
+
+def text_of(context: ConciergeContext, notice: Notice) -> str:
+    """``notice``'s text for the sender, for answers outside the outbox (a button's alert)."""
+    return render(notice, context.t, context.env.hotel)[0]
 
 
 async def answer(query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
@@ -102,7 +125,7 @@ async def press(update: Update, context: ConciergeContext, action: Callable[[Tx]
         async with context.transaction() as tx:
             action(tx)
     except DomainError as error:
-        await answer(query, messages.error_text(context.t, error), alert=True)
+        await answer(query, text_of(context, refused(error)), alert=True)
         return
     await answer(query)
 
@@ -211,33 +234,25 @@ async def start(update: Update, context: ConciergeContext) -> None:
     """Greet a guest (with an optional room deep link) or a staff member."""
     actor = context.actor
     if actor is not None and actor.staff is not None:
-        await reply(
-            update, context, messages.staff_welcome(context.env.hotel, context.t, actor.staff)
-        )
+        staff = actor.staff
+        welcome = StaffWelcome(staff.name, staff.department, staff.is_supervisor, staff.on_duty)
+        await reply(update, context, welcome)
         return
     payload = context.args[0] if context.args else None
-    async with context.transaction() as tx:
-        guests.start(
-            tx.session,
-            tx.outbox,
-            context.env,
-            person=person_of(update),
-            payload=payload,
-            now=tx.now,
-        )
+    await for_sender(update, context, guests.start, payload=payload)
 
 
-def help_text(context: ConciergeContext) -> str:
+def help_for(context: ConciergeContext) -> StaffHelp | GuestHelp:
     """The help for the sender's role."""
     actor = context.actor
     if actor is not None and actor.staff is not None:
-        return messages.staff_help(context.t, actor.staff)
-    return messages.guest_help(context.t)
+        return StaffHelp(actor.staff.is_supervisor)
+    return GuestHelp()
 
 
 async def show_help(update: Update, context: ConciergeContext) -> None:
     """Show what the sender can do."""
-    await reply(update, context, help_text(context))
+    await reply(update, context, help_for(context))
 
 
 async def language(update: Update, context: ConciergeContext) -> None:
@@ -252,44 +267,40 @@ async def language_chosen(update: Update, context: ConciergeContext, button: Set
     """Save the language picked from the buttons."""
     query = update.callback_query
     assert query is not None
-    async with context.transaction() as tx:
-        guests.set_language(
-            tx.session,
-            tx.outbox,
-            context.env,
-            person=person_of(update),
-            staff_id=staff_id(context),
-            locale=button.locale,
-            now=tx.now,
-        )
+    await for_sender(
+        update, context, guests.set_language, staff_id=staff_id(context), locale=button.locale
+    )
     await answer(query)
 
 
 async def my_id(update: Update, context: ConciergeContext) -> None:
     """Tell the sender their Telegram id (staff need it to be registered)."""
-    await reply(update, context, messages.your_id(context.t, person_of(update).telegram_id))
+    await reply(update, context, YourId(person_of(update).telegram_id))
 
 
 async def edited(update: Update, context: ConciergeContext) -> None:
     """Explain that edits of sent messages are not passed on."""
-    await reply(update, context, messages.edit_not_forwarded(context.t))
+    await reply(update, context, EditNotForwarded())
 
 
 async def unknown_command(update: Update, context: ConciergeContext) -> None:
     """Answer an unknown command with the help."""
-    await reply(update, context, messages.unknown_command(context.t) + "\n\n" + help_text(context))
+    actor = context.actor
+    staff = actor.staff if actor is not None else None
+    supervisor = staff is not None and staff.is_supervisor
+    await reply(update, context, UnknownCommand(staff is not None, supervisor))
 
 
 async def unsupported(update: Update, context: ConciergeContext) -> None:
     """Answer stickers, games, polls and the like politely."""
-    await reply(update, context, messages.unsupported_content(context.t))
+    await reply(update, context, Unsupported())
 
 
 async def stale_button(update: Update, context: ConciergeContext) -> None:
     """Answer a button this version of the bot does not know."""
     query = update.callback_query
     if query is not None:
-        await answer(query, messages.error_text(context.t, DomainError()), alert=True)
+        await answer(query, text_of(context, refused(DomainError())), alert=True)
 
 
 async def _say_sorry(update: Update, context: ConciergeContext) -> None:
@@ -299,7 +310,7 @@ async def _say_sorry(update: Update, context: ConciergeContext) -> None:
         return
     # A stored update is retried automatically; one handled in memory is not.
     stored = context.work.stored
-    text = messages.delayed_by_outage(context.t) if stored else messages.try_again_later(context.t)
+    text = text_of(context, DelayedByOutage() if stored else TryAgainLater())
     try:
         await context.bot.send_message(chat_id=chat.id, text=text)
     except TelegramError:
@@ -318,9 +329,7 @@ async def on_error(update: object, context: ConciergeContext) -> None:
         return  # the guest was told on the first attempt; the update is retried
     if isinstance(update, Update):
         if update.callback_query is not None:
-            await answer(
-                update.callback_query, messages.try_again_later(context.t)[:190], alert=True
-            )
+            await answer(update.callback_query, text_of(context, TryAgainLater())[:190], alert=True)
             return
         await _say_sorry(update, context)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from telegram import Message, Update
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
-from bot import messages
 from bot.buttons import Cancel, FollowUpAnswer, Forget, PickDepartment, Rate
 from bot.deps import ConciergeContext
 from bot.services import followups, guests, privacy, requests
@@ -15,7 +15,9 @@ from bot.services.requests import Content
 from handlers.buttons import ButtonCallback, Buttons
 from handlers.common import (
     PRIVATE,
+    for_sender,
     guest_id,
+    help_for,
     person_of,
     press,
     pressed_message_id,
@@ -54,41 +56,22 @@ def content_of(message: Message) -> Content:
 async def on_message(update: Update, context: ConciergeContext) -> None:
     """Store what a guest wrote as a request and acknowledge it; staff get their help."""
     if context.actor is not None and context.actor.staff is not None:
-        await reply(update, context, messages.staff_help(context.t, context.actor.staff))
+        await reply(update, context, help_for(context))
         return
     message = update.effective_message
     assert message is not None
-    async with context.transaction() as tx:
-        requests.submit(
-            tx.session,
-            tx.outbox,
-            context.env,
-            person=person_of(update),
-            content=content_of(message),
-            now=tx.now,
-            known=context.actor.guest if context.actor is not None else None,
-        )
+    known = context.actor.guest if context.actor is not None else None
+    await for_sender(update, context, requests.submit, content=content_of(message), known=known)
 
 
 async def list_requests(update: Update, context: ConciergeContext) -> None:
     """Show the guest's open requests with Cancel buttons."""
-    async with context.transaction() as tx:
-        requests.open_for_guest(
-            tx.session, tx.outbox, context.env, person=person_of(update), now=tx.now
-        )
+    await for_sender(update, context, requests.open_for_guest)
 
 
 async def room(update: Update, context: ConciergeContext) -> None:
     """Set the guest's room: ``/room 412``, or ``/room`` to be asked."""
-    async with context.transaction() as tx:
-        guests.set_room(
-            tx.session,
-            tx.outbox,
-            context.env,
-            person=person_of(update),
-            room=" ".join(context.args or []) or None,
-            now=tx.now,
-        )
+    await for_sender(update, context, guests.set_room, room=" ".join(context.args or []) or None)
 
 
 on_cancel: ButtonCallback[Cancel] = request_button(
@@ -113,46 +96,49 @@ async def on_pick(update: Update, context: ConciergeContext, button: PickDepartm
     )
 
 
-async def on_followup(update: Update, context: ConciergeContext, button: FollowUpAnswer) -> None:
-    """Record the guest's answer to a follow-up."""
+async def _on_followup_button(
+    update: Update,
+    context: ConciergeContext,
+    service: Callable[..., object],
+    followup_id: int,
+    **choice: Any,
+) -> None:
+    """Run a follow-up button's ``service`` for the guest who pressed it; the answer replaces
+    the pressed message."""
     await press(
         update,
         context,
-        lambda tx: followups.answer(
+        lambda tx: service(
             tx.session,
             tx.outbox,
             context.env,
             guest_id=guest_id(context),
-            followup_id=button.followup_id,
-            fine=button.fine,
+            followup_id=followup_id,
             message_id=pressed_message_id(update),
             now=tx.now,
+            **choice,
         ),
+    )
+
+
+async def on_followup(update: Update, context: ConciergeContext, button: FollowUpAnswer) -> None:
+    """Record the guest's answer to a follow-up."""
+    await _on_followup_button(
+        update, context, followups.answer, button.followup_id, fine=button.fine
     )
 
 
 async def on_rating(update: Update, context: ConciergeContext, button: Rate) -> None:
     """Record the guest's rating."""
-    await press(
-        update,
-        context,
-        lambda tx: followups.rate(
-            tx.session,
-            tx.outbox,
-            context.env,
-            guest_id=guest_id(context),
-            followup_id=button.followup_id,
-            rating=button.rating,
-            message_id=pressed_message_id(update),
-            now=tx.now,
-        ),
+    await _on_followup_button(
+        update, context, followups.rate, button.followup_id, rating=button.rating
     )
 
 
 async def forget_me(update: Update, context: ConciergeContext) -> None:
     """Ask the guest to confirm that their data should be erased."""
     if context.actor is not None and context.actor.staff is not None:
-        await reply(update, context, messages.staff_help(context.t, context.actor.staff))
+        await reply(update, context, help_for(context))
         return
     async with context.transaction() as tx:
         privacy.ask_to_forget(

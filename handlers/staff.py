@@ -7,9 +7,9 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot import messages
 from bot.buttons import Accept, Done, Release, SetDuty
 from bot.deps import ConciergeContext
+from bot.notices import StaffTasks, refused, snippet_of
 from bot.services import errors, requests, staff
 from handlers.buttons import ButtonCallback, Buttons
 from handlers.common import PRIVATE, press, reply, request_button, staff_id
@@ -32,7 +32,7 @@ async def duty(update: Update, context: ConciergeContext) -> None:
             else:
                 staff.show_duty(tx.session, tx.outbox, context.env, staff_id=staff_id(context))
     except errors.DomainError as error:
-        await reply(update, context, messages.error_text(context.t, error))
+        await reply(update, context, refused(error))
 
 
 async def on_duty_button(update: Update, context: ConciergeContext, button: SetDuty) -> None:
@@ -53,9 +53,10 @@ async def my_tasks(update: Update, context: ConciergeContext) -> None:
         with context.session() as session:
             _member, found = requests.tasks(session, staff_id=staff_id(context))
     except errors.DomainError as error:
-        await reply(update, context, messages.error_text(context.t, error))
+        await reply(update, context, refused(error))
         return
-    await reply(update, context, messages.staff_tasks(context.env.hotel, context.t, found))
+    listed = tuple((r.id, r.room, snippet_of(r), r.media_kind) for r in found if r.id is not None)
+    await reply(update, context, StaffTasks(listed))
 
 
 on_accept: ButtonCallback[Accept] = request_button(

@@ -14,10 +14,19 @@ from sqlmodel import Session
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot import intake, messages
+from bot import intake
 from bot.deps import ConciergeContext, Deps
 from bot.handling import Work
 from bot.i18n import Translator
+from bot.notices import (
+    FollowupsUsage,
+    LogUsage,
+    Notice,
+    Prerendered,
+    ReportUsage,
+    TryAgainLater,
+    refused,
+)
 from bot.notifier import Outgoing
 from bot.services import errors, reports
 from bot.services.common import Env
@@ -35,7 +44,7 @@ class Command:
 
     name: str
     view: View
-    usage: Callable[[Translator], str]
+    usage: Notice
 
 
 def _request_number(arg: str | None) -> int:
@@ -52,7 +61,7 @@ COMMANDS = (
         lambda session, env, reader, arg, _now: reports.timeline(
             session, env, staff_id=reader, request_id=_request_number(arg)
         ),
-        messages.log_usage,
+        LogUsage(),
     ),
     # /followups [today|yesterday|YYYY-MM-DD]: a day's follow-ups.
     Command(
@@ -60,7 +69,7 @@ COMMANDS = (
         lambda session, env, reader, arg, now: reports.followup_log(
             session, env, staff_id=reader, day_spec=arg, now=now
         ),
-        messages.followups_usage,
+        FollowupsUsage(),
     ),
     # /report [month|week|today|yesterday|YYYY-MM|YYYY-MM-DD]: a period's figures.
     Command(
@@ -68,7 +77,7 @@ COMMANDS = (
         lambda session, env, reader, arg, now: reports.period_report(
             session, env, staff_id=reader, period_spec=arg, now=now
         ),
-        messages.report_usage,
+        ReportUsage(),
     ),
 )
 
@@ -130,32 +139,31 @@ async def _build_and_send(
     chat_id: int,
     t: Translator,
     build: Callable[[Session], str],
-    usage: Callable[[Translator], str],
+    usage: Notice,
 ) -> None:
     """Build the text in a worker thread, then send it in a short transaction on the loop."""
     try:
-        text = await asyncio.to_thread(_text, deps, t, build, usage)
+        notice = await asyncio.to_thread(_text, deps, build, usage)
     except Exception:
         logger.exception("a supervisor's view failed")
-        text = messages.try_again_later(t)
+        notice = TryAgainLater()
     try:
         async with deps.transaction(work) as tx:
-            tx.outbox.send(Outgoing(chat_id=chat_id, text=text))
+            tx.outbox.send(Outgoing(chat_id, notice, t.locale))
     except intake.AlreadyHandled:
         pass  # another instance answered it once this one's lease had ended
     except SQLAlchemyError as exc:  # still pending: handled again when its lease ends
         logger.warning("could not send a supervisor's view (%s); it is retried", type(exc).__name__)
 
 
-def _text(
-    deps: Deps, t: Translator, build: Callable[[Session], str], usage: Callable[[Translator], str]
-) -> str:
+def _text(deps: Deps, build: Callable[[Session], str], usage: Notice) -> Notice:
+    """The view, finished where it is built in the reader's language (see ``Prerendered``)."""
     try:
-        return reports.read_only(deps.sessions, build)
+        return Prerendered(reports.read_only(deps.sessions, build))
     except reports.BadArgument:
-        return usage(t)
+        return usage
     except errors.DomainError as error:
-        return messages.error_text(t, error)
+        return refused(error)
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

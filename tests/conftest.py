@@ -20,7 +20,8 @@ from bot.config import HotelConfig, load_hotel_config
 from bot.db import make_engine, session_factory, upgrade
 from bot.i18n import I18n
 from bot.models import Guest, Offer, Request, Role, Staff
-from bot.notifier import Outbox
+from bot.notifier import Outbox, Outgoing, Rendered
+from bot.render import Renderer
 from bot.services import followups, guests, requests
 from bot.services import staff as staff_service
 from bot.services.actors import find_guest, find_staff
@@ -115,6 +116,7 @@ class Desk:
         self.env = env
         self.clock = clock
         self.outbox = Outbox()
+        self.renderer = Renderer(env.hotel, env.i18n)
         self._message_ids = 0
         self.durable = durable
 
@@ -142,13 +144,21 @@ class Desk:
                 session.add(offer)
         session.commit()
 
+    def render(self, message: Outgoing) -> Rendered:
+        """``message`` as the sender renders it for Telegram."""
+        return self.renderer(message)
+
+    def rendered(self) -> list[Rendered]:
+        """The messages of the last call, rendered as the sender renders them."""
+        return [self.renderer(m) for m in self.outbox.messages]
+
     def texts_to(self, chat_id: int) -> list[str]:
         """Texts the last call sends or edits in a chat."""
-        return [m.text for m in self.outbox.messages if m.chat_id == chat_id and m.text]
+        return [m.text for m in self.rendered() if m.chat_id == chat_id and m.text]
 
     def messages_to(self, chat_id: int) -> list[Any]:
-        """Messages the last call sends or edits in a chat."""
-        return [m for m in self.outbox.messages if m.chat_id == chat_id]
+        """Messages the last call sends or edits in a chat, rendered."""
+        return [m for m in self.rendered() if m.chat_id == chat_id]
 
     def read(self, query: Callable[[Session], T]) -> T:
         """Read something in a fresh session."""

@@ -505,7 +505,7 @@ def snapshot(engine: Engine) -> Snapshot:
             outbox_failed=[
                 f"outbox #{row.id} chat {row.chat_id} {row.status} attempts={row.attempts} "
                 f"lease={row.lease_owner} until {row.lease_until}: {row.last_error} "
-                f"{str(row.payload.get('text', ''))[:80]!r}"
+                f"{str(row.payload.get('notice') or row.payload.get('text', ''))[:80]!r}"
                 for row in failed
             ],
         )

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from bot.db import WAL_AUTOCHECKPOINT, checkpoint_wal, make_engine, upgrade
+from bot.notices import Prerendered
 from bot.notifier import Outgoing
 from bot.outbox import enqueue
 
@@ -45,7 +46,7 @@ def test_times_are_stored_in_the_text_sqlite_databases_already_hold(tmp_path: Pa
         with Session(engine) as session:
             enqueue(
                 session,
-                [Outgoing(chat_id=7, text="hello")],
+                [Outgoing(chat_id=7, notice=Prerendered("hello"))],
                 datetime(2026, 11, 24, 7, 5, tzinfo=timezone(timedelta(hours=2))),
             )
             session.commit()

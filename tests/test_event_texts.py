@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from bot import messages
 from bot.i18n import SUPPORTED_LOCALES
 from bot.models import Event, EventKind, Staff
 from bot.services import reports
 from bot.services.common import Env, Person
 from bot.services.unreachable import chat_blocked
+from bot.texts import supervisor
 from tests.conftest import START, Desk, accept, mark_done, submit
 
 GUEST = Person(telegram_id=5003, chat_id=5003, first_name="John", language_code="en")
@@ -83,7 +83,7 @@ def test_each_event_kind_renders_its_own_text_in_every_locale(
 ) -> None:
     t = env.t(locale)
     _details, msgid, values = KINDS[kind]
-    text = messages.event_text(env.hotel, t, _event(kind))
+    text = supervisor.event_text(env.hotel, t, _event(kind))
 
     translated = t.gettext(msgid)
     if locale != "en":
@@ -101,7 +101,7 @@ def test_each_event_kind_renders_its_own_text_in_every_locale(
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 def test_no_two_event_kinds_read_alike(env: Env, locale: str) -> None:
     t = env.t(locale)
-    texts = [messages.event_text(env.hotel, t, _event(kind)) for kind in EventKind]
+    texts = [supervisor.event_text(env.hotel, t, _event(kind)) for kind in EventKind]
     assert len(set(texts)) == len(texts)
 
 

@@ -11,7 +11,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from telegram import Update
 
-from bot import messages
 from bot.clock import FakeClock
 from bot.config import HotelConfig
 from bot.db import make_engine
@@ -19,6 +18,7 @@ from bot.i18n import I18n
 from bot.models import Event, EventKind, Guest, Role, Staff
 from bot.services import errors
 from bot.services import staff as staff_service
+from bot.texts import guest as guest_texts
 from tests.conftest import Desk, register, staff_id_of
 from tests.harness import Bot, make_bot
 from tests.telegram_fakes import message_update
@@ -27,7 +27,7 @@ GUEST = 5001
 I18N = I18n("en")
 italian = I18N.translator("it").gettext
 german = I18N.translator("de").gettext
-GUEST_HELP = messages.guest_help(I18N.translator("en"))
+GUEST_HELP = I18N.translator("en").gettext(guest_texts.HELP)
 MARIA, LUCA, SOFIA = 1001, 1002, 1009
 
 

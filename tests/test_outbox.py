@@ -21,6 +21,7 @@ from bot.buttons import CallbackSigner
 from bot.clock import Clock, FakeClock, SystemClock
 from bot.db import bookkeeping, session_factory
 from bot.delivery import Sender, claim_spacing
+from bot.i18n import I18n
 from bot.models import (
     Event,
     Guest,
@@ -35,9 +36,11 @@ from bot.models import (
     Staff,
     as_utc,
 )
+from bot.notices import Prerendered, RequestAck
 from bot.notifier import Outgoing
 from bot.outbox import Rates
 from bot.queue import LEASE
+from bot.render import Renderer
 from bot.services.common import Env, Person
 from bot.telegram_http import AiohttpRequest, JsonApi
 from tests.conftest import Desk, accept, guest_writes, mark_done, register, set_duty
@@ -66,7 +69,7 @@ def claim(
 def test_private_chat_pacing_allows_a_short_burst_then_one_a_second(
     engine: Engine, clock: FakeClock
 ) -> None:
-    put(engine, *(Outgoing(7, str(n)) for n in range(5)), now=clock.now())
+    put(engine, *(Outgoing(7, Prerendered(str(n))) for n in range(5)), now=clock.now())
     start = clock.now()
     rates = Rates(global_interval=0)
     slots: list[float] = []
@@ -92,7 +95,7 @@ def test_a_chat_waiting_for_its_pacing_does_not_hold_up_the_others(
 ) -> None:
     """A staff member's fourth card in a burst waits a second; a guest's acknowledgement
     written meanwhile still leaves at once (Telegram's 30 a second overall)."""
-    put(engine, *(Outgoing(7, f"card {n}") for n in range(4)), now=clock.now())
+    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(4)), now=clock.now())
     rates = Rates()
     with session_factory(engine)() as session:
         for _ in range(4):
@@ -101,13 +104,13 @@ def test_a_chat_waiting_for_its_pacing_does_not_hold_up_the_others(
                 session.get_one(OutboxMessage, row.id).status = OutboxStatus.SENT
             session.flush()
         session.commit()
-    put(engine, Outgoing(8, "we have your request"), now=clock.now())
+    put(engine, Outgoing(8, Prerendered("we have your request")), now=clock.now())
 
     with session_factory(engine)() as session:
         claimed = outbox.claim(session, owner="a", now=clock.now(), rates=rates)
         session.commit()
 
-    assert [row.payload["text"] for row in claimed.rows] == ["we have your request"]
+    assert [row.payload["notice"]["text"] for row in claimed.rows] == ["we have your request"]
     (ack,) = claimed.rows
     assert ack.send_at is not None and ack.send_at - clock.now() <= timedelta(seconds=0.1)
     assert claimed.next_at is not None
@@ -119,7 +122,7 @@ def test_a_paced_chats_queued_messages_wait_with_the_time_their_turn_comes(
 ) -> None:
     """Past its burst, a chat's queued cards carry the time the next may go, so claims in
     between (every few milliseconds in a busy hotel) do not read them; they leave in order."""
-    put(engine, *(Outgoing(7, f"card {n}") for n in range(6)), now=clock.now())
+    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(6)), now=clock.now())
     rates = Rates()
     texts: list[str] = []
 
@@ -128,7 +131,7 @@ def test_a_paced_chats_queued_messages_wait_with_the_time_their_turn_comes(
             claimed = outbox.claim(session, owner="a", now=clock.now(), rates=rates)
             for row in claimed.rows:
                 session.get_one(OutboxMessage, row.id).status = OutboxStatus.SENT
-                texts.append(row.payload["text"])
+                texts.append(row.payload["notice"]["text"])
             session.commit()
         return claimed
 
@@ -163,7 +166,7 @@ def test_a_busy_senders_claims_are_spaced_by_what_they_cost() -> None:
 
 
 def test_a_claim_says_when_a_retry_falls_due(engine: Engine, clock: FakeClock) -> None:
-    put(engine, Outgoing(7, "first"), now=clock.now())
+    put(engine, Outgoing(7, Prerendered("first")), now=clock.now())
     assert len(claim(engine, "a", clock, Rates())) == 1  # the chat's pacing has a row now
     with session_factory(engine)() as session:
         row = session.exec(select(OutboxMessage)).one()
@@ -179,7 +182,7 @@ def test_a_claim_says_when_a_retry_falls_due(engine: Engine, clock: FakeClock) -
 
 
 def test_global_pacing_spreads_a_burst_to_many_chats(engine: Engine, clock: FakeClock) -> None:
-    put(engine, *(Outgoing(1000 + n, "hi") for n in range(90)), now=clock.now())
+    put(engine, *(Outgoing(1000 + n, Prerendered("hi")) for n in range(90)), now=clock.now())
     rates = Rates()
     with session_factory(engine)() as session:
         rows = outbox.claim(
@@ -204,7 +207,7 @@ def test_pacing_and_leases_are_kept_per_chat_from_one_claim_to_the_next(
 ) -> None:
     put(
         engine,
-        *(Outgoing(100 + c, f"{n}") for n in range(3) for c in range(chats)),
+        *(Outgoing(100 + c, Prerendered(f"{n}")) for n in range(3) for c in range(chats)),
         now=clock.now(),
     )
     start = clock.now()
@@ -263,6 +266,7 @@ def make_sender(
         owner="test",
         rates=rates,
         signer=CallbackSigner.for_token("123456:TEST"),
+        render=Renderer(env.hotel, env.i18n),
         poll_interval=poll_interval,
         database_in_thread=database_in_thread,
     )
@@ -276,7 +280,12 @@ def rows(engine: Engine) -> list[OutboxMessage]:
 async def test_429_waits_exactly_retry_after_and_does_not_stall_other_chats(
     engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
 ) -> None:
-    put(engine, Outgoing(1, "to the busy chat"), Outgoing(2, "to another chat"), now=clock.now())
+    put(
+        engine,
+        Outgoing(1, Prerendered("to the busy chat")),
+        Outgoing(2, Prerendered("to another chat")),
+        now=clock.now(),
+    )
     telegram.fail_next(
         "sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7, chat_id=1
     )
@@ -300,7 +309,7 @@ async def test_429_waits_exactly_retry_after_and_does_not_stall_other_chats(
 async def test_server_errors_and_timeouts_are_retried_with_backoff(
     engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
 ) -> None:
-    put(engine, Outgoing(1, "hello"), now=clock.now())
+    put(engine, Outgoing(1, Prerendered("hello")), now=clock.now())
     telegram.fail_next("sendMessage", 502, "Bad Gateway")
     telegram.fail_next("sendMessage", 500, "Internal Server Error")
     await sender.drain()
@@ -321,7 +330,7 @@ async def test_server_errors_and_timeouts_are_retried_with_backoff(
 async def test_a_message_older_than_a_day_is_given_up(
     engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
 ) -> None:
-    put(engine, Outgoing(1, "hello"), now=clock.now())
+    put(engine, Outgoing(1, Prerendered("hello")), now=clock.now())
     clock.advance(25 * 3600)
     telegram.fail_next("sendMessage", 502, "Bad Gateway")
     await sender.drain()
@@ -380,7 +389,7 @@ async def test_an_edit_whose_card_never_arrived(
 async def test_unchanged_edit_counts_as_sent(
     engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
 ) -> None:
-    put(engine, Outgoing(1, "same", edit_message_id=10), now=clock.now())
+    put(engine, Outgoing(1, Prerendered("same"), edit_message_id=10), now=clock.now())
     telegram.fail_next(
         "editMessageText",
         400,
@@ -477,7 +486,7 @@ async def test_a_running_sender_records_every_outcome_of_deliveries_that_overlap
     in_thread: bool,
 ) -> None:
     chats = range(100, 140)
-    put(engine, *(Outgoing(chat, f"hello {chat}") for chat in chats), now=clock.now())
+    put(engine, *(Outgoing(chat, Prerendered(f"hello {chat}")) for chat in chats), now=clock.now())
     telegram.fail_next("sendMessage", 500, "Internal Server Error", chat_id=105)
     telegram.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=106)
     sender = make_sender(sender.api, engine, env, clock, database_in_thread=in_thread)
@@ -514,8 +523,8 @@ async def test_a_chats_next_message_leaves_once_the_one_before_is_recorded_not_a
 ) -> None:
     put(
         engine,
-        *(Outgoing(7, f"part {n}") for n in range(1, 4)),
-        Outgoing(8, "other"),
+        *(Outgoing(7, Prerendered(f"part {n}")) for n in range(1, 4)),
+        Outgoing(8, Prerendered("other")),
         now=clock.now(),
     )
     patient = make_sender(
@@ -537,7 +546,7 @@ async def test_a_message_left_for_its_chats_pacing_leaves_on_time_not_at_the_nex
     engine: Engine, env: Env, sender: Sender, telegram: RecordingRequest
 ) -> None:
     clock = SystemClock()
-    put(engine, *(Outgoing(7, f"card {n}") for n in range(1, 4)), now=clock.now())
+    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(1, 4)), now=clock.now())
     paced = make_sender(
         sender.api,
         engine,
@@ -644,7 +653,7 @@ async def test_a_send_delayed_by_the_network_does_not_let_the_chats_next_ones_ca
     are paced from when it arrived, not from when it was planned, so they do not catch up
     and four arrive inside one second."""
     telegram = TimedRequest(clock, late=1, seconds=2.0)
-    put(engine, *(Outgoing(7, f"card {n}") for n in range(8)), now=clock.now())
+    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(8)), now=clock.now())
     sender = make_sender(await timed_bot(telegram), engine, env, clock, rates=Rates())
 
     await send_everything(sender, engine, clock)
@@ -659,7 +668,7 @@ async def test_a_message_taken_over_from_a_killed_sender_counts_its_lost_send(
     """The killed instance sent a card late, then died before recording it; the restarted one
     sends it again, and paces the chat as if the lost send had just happened."""
     telegram = TimedRequest(clock)
-    put(engine, *(Outgoing(7, f"card {n}") for n in range(4)), now=clock.now())
+    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(4)), now=clock.now())
     with session_factory(engine)() as session:
         assert len(outbox.claim(session, owner="killed", now=clock.now(), rates=Rates()).rows)
         session.commit()
@@ -681,7 +690,7 @@ async def test_a_senders_heartbeat_keeps_the_lease_of_a_send_under_way(
 ) -> None:
     telegram = TimedRequest(clock)
     telegram.gate.clear()  # the send hangs on the network
-    put(engine, Outgoing(1, "slow to leave"), now=clock.now())
+    put(engine, Outgoing(1, Prerendered("slow to leave")), now=clock.now())
     sender = make_sender(await timed_bot(telegram), engine, env, clock, poll_interval=60)
     running = asyncio.create_task(sender.run())
     try:
@@ -691,7 +700,7 @@ async def test_a_senders_heartbeat_keeps_the_lease_of_a_send_under_way(
             assert sender.renew_leases() == 1
             assert claim(engine, "other-instance", clock) == []
         clock.advance(LEASE.total_seconds() + 1)  # had it died: taken over
-        assert [r.payload["text"] for r in claim(engine, "other-instance", clock)] == [
+        assert [r.payload["notice"]["text"] for r in claim(engine, "other-instance", clock)] == [
             "slow to leave"
         ]
     finally:
@@ -726,7 +735,7 @@ def test_instances_pacing_a_new_chat_at_once_keep_the_later_time(
 async def test_a_502_html_page_is_one_warning_and_the_message_is_retried(
     engine: Engine, env: Env, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    put(engine, Outgoing(1, "hello"), now=clock.now())
+    put(engine, Outgoing(1, Prerendered("hello")), now=clock.now())
     async with FakeBotAPI(token="123456:TEST") as fake:
         request = AiohttpRequest(4)
         bot = Bot("123456:TEST", base_url=fake.base_url, request=request)
@@ -750,7 +759,12 @@ async def test_a_502_html_page_is_one_warning_and_the_message_is_retried(
 async def test_a_refused_chat_becomes_telegrams_kicked_update_in_the_intake(
     engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
 ) -> None:
-    put(engine, Outgoing(5003, "hello"), Outgoing(5003, "again"), now=clock.now())
+    put(
+        engine,
+        Outgoing(5003, Prerendered("hello")),
+        Outgoing(5003, Prerendered("again")),
+        now=clock.now(),
+    )
     telegram.fail_next("sendMessage", 400, "Bad Request: chat not found", chat_id=5003)
     woken: list[bool] = []
     sender.updates_stored = lambda: woken.append(True)
@@ -765,3 +779,62 @@ async def test_a_refused_chat_becomes_telegrams_kicked_update_in_the_intake(
     change = stored.payload["my_chat_member"]
     assert (change["chat"]["id"], change["new_chat_member"]["status"]) == (5003, "kicked")
     assert woken == [True]  # the processor is told
+
+
+async def test_a_row_stored_before_notices_existed_is_sent_as_it_was_written(
+    engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+) -> None:
+    legacy = {
+        "text": "Richiesta #1 · Pulizie",
+        "buttons": [[["Accetta", "acc:1"], ["?", "no-such-action"]]],
+        "offer_id": 5,
+    }
+    with session_factory(engine)() as session:
+        session.add(
+            OutboxMessage(
+                chat_id=1001,
+                payload=legacy,
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                not_before=clock.now(),
+                created_at=clock.now(),
+            )
+        )
+        session.commit()
+
+    await sender.drain()
+
+    sent = telegram.sent(1001, "sendMessage")[0]
+    assert sent.params["text"] == "Richiesta #1 · Pulizie"
+    keyboard = sent.params["reply_markup"]["inline_keyboard"]
+    assert [
+        [(b["text"], b["callback_data"].rpartition(":")[0]) for b in row] for row in keyboard
+    ] == [
+        [("Accetta", "acc:1")]  # an action this version does not know is left out
+    ]
+
+
+async def test_a_notice_is_rendered_when_it_is_sent_in_the_readers_language(
+    engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
+) -> None:
+    notice = RequestAck(request_id=7, department="housekeeping", tier="department")
+    put(engine, Outgoing(5001, notice, "it"), Outgoing(5002, notice, "de"), now=clock.now())
+    stored = [row.payload for row in rows(engine)]
+    assert stored[0] == {
+        "locale": "it",
+        "notice": {
+            "kind": "request_ack",
+            "request_id": 7,
+            "department": "housekeeping",
+            "tier": "department",
+            "choices": [],
+        },
+    }
+
+    await sender.drain()
+
+    italian = I18n("en").translator("it").gettext
+    assert telegram.sent(5001, "sendMessage")[0].params["text"] == italian(
+        "Request #{number} received — {department} is on it."
+    ).format(number=7, department="Governante")
+    assert telegram.sent(5002, "sendMessage")[0].params["text"].startswith("Anfrage #7")

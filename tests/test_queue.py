@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from bot import intake, outbox
 from bot.clock import FakeClock
 from bot.db import session_factory
+from bot.notices import Prerendered
 from bot.notifier import Outgoing
 from bot.queue import HEARTBEAT, LEASE, Held, LeasedQueue
 from tests.harness import NO_PACING
@@ -40,7 +41,7 @@ def _store(session: Session, chat: int, text: str, now: datetime) -> None:
 
 
 def _enqueue(session: Session, chat: int, text: str, now: datetime) -> None:
-    outbox.enqueue(session, [Outgoing(chat, text)], now)
+    outbox.enqueue(session, [Outgoing(chat, Prerendered(text))], now)
 
 
 INTAKE = Table(
@@ -57,7 +58,7 @@ OUTBOX = Table(
     lambda session, owner, now, lease: (
         outbox.claim(session, owner=owner, now=now, rates=NO_PACING, lease=lease).rows
     ),
-    lambda row: str(row.payload["text"]),
+    lambda row: str(row.payload["notice"]["text"]),
 )
 
 

@@ -7,12 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import messages
 from bot.i18n import I18n
 from bot.models import FollowUp, FollowUpStatus, Guest, Request, RequestStatus, Staff
+from bot.notices import ReportUsage
 from bot.services import errors, reports
 from bot.services.common import Person
 from bot.services.reports import Period, PeriodKind
+from bot.texts import common, render
 from tests.conftest import (
     START,
     Desk,
@@ -442,7 +443,7 @@ def test_report_refuses_a_period_it_does_not_understand(
 ) -> None:
     with pytest.raises(reports.BadPeriod):
         report(desk, spec, START)
-    assert messages.report_usage(desk.env.t("en")) == (
+    assert render(ReportUsage(), desk.env.t("en"), desk.env.hotel)[0] == (
         "Use /report for this month, or /report followed by week, today, yesterday, "
         "a month such as 2026-11 or a day such as 2026-11-23."
     )
@@ -459,9 +460,17 @@ def test_report_is_for_supervisors_only(
 
 def test_report_durations_read_like_a_clock() -> None:
     t = I18N_EN
-    assert [
-        messages.duration(t, s) for s in (0, 44.6, 59.6, 90, 3599, 3600, 5400, 86400, 90000)
-    ] == ["0 s", "45 s", "1 min", "2 min", "1 h", "1 h", "1 h 30 min", "1 d", "1 d 1 h"]
+    assert [common.duration(t, s) for s in (0, 44.6, 59.6, 90, 3599, 3600, 5400, 86400, 90000)] == [
+        "0 s",
+        "45 s",
+        "1 min",
+        "2 min",
+        "1 h",
+        "1 h",
+        "1 h 30 min",
+        "1 d",
+        "1 d 1 h",
+    ]
 
 
 # --- the follow-up log of a busy day ------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from bot import timers
 from bot.db import alembic_config, session_factory
 from bot.models import Event, Staff, Timer, TimerStatus
+from bot.notices import Prerendered
 from bot.notifier import Outbox, Outgoing
 from bot.services.common import Env, Person
 from bot.services.followup_timeout import EXPIRE
@@ -44,7 +45,7 @@ class Reminders:
         if self.broken & set(keys):
             raise RuntimeError("the printer is on fire")
         for due in batch:
-            out.send(Outgoing(chat_id=1, text=str(due.payload["text"])))
+            out.send(Outgoing(chat_id=1, notice=Prerendered(str(due.payload["text"]))))
 
     @property
     def handlers(self) -> dict[str, Handler]:
@@ -69,7 +70,7 @@ def timer(desk: Desk, key: str) -> Timer:
 
 
 def sent_texts(desk: Desk) -> list[str]:
-    return [m.text for m in desk.outbox.messages]
+    return [m.text for m in desk.rendered()]
 
 
 def test_scheduling_a_key_again_moves_it_and_one_timer_fires(desk: Desk) -> None:
@@ -186,7 +187,7 @@ class Runner:
             unit = Unit(session, Outbox(), self.desk.clock.now())
             yield unit
             session.commit()
-        self.sent += [m.text for m in unit.outbox.messages]
+        self.sent += [self.desk.render(m).text for m in unit.outbox.messages]
 
     async def run(self, reminders: Reminders) -> None:
         await timers.run(self.transaction, self.desk.env, reminders.handlers, owner="test:1")

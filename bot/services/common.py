@@ -13,6 +13,8 @@ from sqlmodel import Session
 from bot.config import HotelConfig
 from bot.i18n import I18n, Translator
 from bot.models import ActorKind, Event, EventKind, Guest, Staff
+from bot.notices import Notice
+from bot.notifier import Outbox, Outgoing
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,13 @@ class Person:
     chat_id: int
     first_name: str = ""
     language_code: str | None = None
+
+
+def tell(out: Outbox, reader: Guest | Staff, notice: Notice, **delivery: Any) -> None:
+    """Put ``notice`` for ``reader`` (a guest or a staff member) into the outbox, to be
+    rendered in their language; ``delivery``: ``Outgoing``'s media and edit targets."""
+    chat_id = reader.chat_id if isinstance(reader, Guest) else reader.telegram_id
+    out.send(Outgoing(chat_id=chat_id, notice=notice, locale=reader.language, **delivery))
 
 
 def record(

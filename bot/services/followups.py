@@ -9,14 +9,23 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, update
 from sqlmodel import Session, col, select
 
-from bot import lifecycle, messages, timers
-from bot.buttons import FollowUpAnswer, Rate
+from bot import lifecycle, timers
 from bot.lifecycle import Action
 from bot.models import EventKind, FollowUp, FollowUpStatus, Guest, Request, RequestStatus
-from bot.notifier import Button, Outbox, Outgoing
+from bot.notices import (
+    FollowupQuestion,
+    FollowupThanks,
+    NegativeFollowupAlert,
+    Notice,
+    RatingQuestion,
+    RatingThanks,
+    ReopenedForGuest,
+    snippet_of,
+)
+from bot.notifier import Outbox, Outgoing
 from bot.routing import supervisors_to_alert
 from bot.services import errors, followup_timeout
-from bot.services.common import Env, record, record_each
+from bot.services.common import Env, record, record_each, tell
 from bot.services.offers import offer
 from bot.timers import Due
 
@@ -90,23 +99,9 @@ def ask_due(session: Session, out: Outbox, env: Env, now: datetime, batch: Seque
     sent_in_order = [(f, *to_send[f]) for f in wanted if f in won]
     record_each(connection, [r.id for _, r, _, _ in sent_in_order], EventKind.FOLLOWUP_SENT, now)
     for followup_id, request, chat_id, language in sent_in_order:
-        t = env.t(language)
-        out.send(
-            Outgoing(
-                chat_id=chat_id,
-                text=messages.followup_question(t, request),
-                buttons=(
-                    (
-                        Button(
-                            messages.followup_yes_button(t), FollowUpAnswer(followup_id, fine=True)
-                        ),
-                        Button(
-                            messages.followup_no_button(t), FollowUpAnswer(followup_id, fine=False)
-                        ),
-                    ),
-                ),
-            )
-        )
+        snippet = snippet_of(request)
+        question = FollowupQuestion(followup_id, request.id or 0, snippet, request.media_kind)
+        out.send(Outgoing(chat_id=chat_id, notice=question, locale=language))
     followup_timeout.start(session, out, [f for f, *_ in sent_in_order], expires, now)
 
 
@@ -188,20 +183,16 @@ def answer(
         actor=guest,
         answer="yes" if fine else "no",
     )
-    t = env.t(guest.language)
     if fine:
         # Closed already when the unanswered question expired, or reopened since: no change.
         _move_if_allowed(session, request, Action.CONFIRM, guest, now)
-        _reply(out, guest, message_id, messages.followup_thanks(t, request))
-        stars_row = tuple(Button(str(n), Rate(followup_id, n)) for n in range(1, 6))
-        out.send(
-            Outgoing(chat_id=guest.chat_id, text=messages.rating_question(t), buttons=(stars_row,))
-        )
+        _reply(out, guest, message_id, FollowupThanks(request.id))
+        tell(out, guest, RatingQuestion(followup_id))
         return request
     if _move_if_allowed(session, request, Action.REOPEN, guest, now):
         offer(session, out, env, request, now)
-        _alert_supervisors(session, out, env, request)
-    _reply(out, guest, message_id, messages.reopened_for_guest(env.hotel, t, request))
+        _alert_supervisors(session, out, request)
+    _reply(out, guest, message_id, ReopenedForGuest(request.id, request.department))
     return request
 
 
@@ -218,20 +209,16 @@ def _move_if_allowed(
     return True
 
 
-def _reply(out: Outbox, guest: Guest, message_id: int | None, text: str) -> None:
+def _reply(out: Outbox, guest: Guest, message_id: int | None, notice: Notice) -> None:
     """Replace the question (and its buttons) with the answer, or send it if it cannot be edited."""
-    out.send(Outgoing(chat_id=guest.chat_id, text=text, edit_message_id=message_id))
+    tell(out, guest, notice, edit_message_id=message_id)
 
 
-def _alert_supervisors(session: Session, out: Outbox, env: Env, request: Request) -> None:
+def _alert_supervisors(session: Session, out: Outbox, request: Request) -> None:
+    assert request.id is not None
+    alert = NegativeFollowupAlert(request.id, request.room, request.department)
     for supervisor in supervisors_to_alert(session):
-        t = env.t(supervisor.language)
-        out.send(
-            Outgoing(
-                chat_id=supervisor.telegram_id,
-                text=messages.negative_followup_alert(env.hotel, t, request),
-            )
-        )
+        tell(out, supervisor, alert)
 
 
 def rate(
@@ -258,5 +245,5 @@ def rate(
     record(
         session, request_id=request.id, kind=EventKind.RATED, now=now, actor=guest, rating=rating
     )
-    _reply(out, guest, message_id, messages.rating_thanks(env.t(guest.language), rating))
+    _reply(out, guest, message_id, RatingThanks(rating))
     return request

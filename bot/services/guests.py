@@ -6,13 +6,12 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot import messages
-from bot.buttons import SetLanguage
 from bot.models import Guest, Staff
-from bot.notifier import Button, Outbox, Outgoing
+from bot.notices import AskRoom, LanguagePrompt, LanguageSet, RoomInvalid, RoomSaved, Welcome
+from bot.notifier import Outbox, Outgoing
 from bot.services import unreachable
 from bot.services.actors import find_guest
-from bot.services.common import Env, Person
+from bot.services.common import Env, Person, tell
 
 ROOM_PAYLOAD_PREFIX = "room-"
 
@@ -77,8 +76,7 @@ def start(
         room = valid_room(env, payload[len(ROOM_PAYLOAD_PREFIX) :])
         if room:
             guest.room, guest.awaiting_room, guest.room_asked = room, False, True
-    t = env.t(guest.language)
-    out.send(Outgoing(chat_id=guest.chat_id, text=messages.welcome(env.hotel, t, guest)))
+    tell(out, guest, Welcome(guest.first_name, guest.room))
     if guest.room is None:
         ask_room(out, env, guest)
     guest.updated_at = now
@@ -89,7 +87,7 @@ def start(
 def ask_room(out: Outbox, env: Env, guest: Guest) -> None:
     """Ask for the room number and take the next plain message as the answer."""
     guest.room_asked, guest.awaiting_room = True, True
-    out.send(Outgoing(chat_id=guest.chat_id, text=messages.ask_room(env.t(guest.language))))
+    tell(out, guest, AskRoom())
 
 
 def set_room(
@@ -97,15 +95,14 @@ def set_room(
 ) -> Guest:
     """Handle /room: ask for the number, or save the one given."""
     guest = ensure(session, env, person, now)
-    t = env.t(guest.language)
     if not room:
         ask_room(out, env, guest)
     elif valid := valid_room(env, room):
         guest.room, guest.awaiting_room = valid, False
-        out.send(Outgoing(chat_id=guest.chat_id, text=messages.room_saved(t, valid)))
+        tell(out, guest, RoomSaved(valid))
     else:
         guest.awaiting_room = True
-        out.send(Outgoing(chat_id=guest.chat_id, text=messages.room_invalid(t)))
+        tell(out, guest, RoomInvalid())
     guest.updated_at = now
     session.add(guest)
     return guest
@@ -113,12 +110,7 @@ def set_room(
 
 def language_menu(out: Outbox, env: Env, *, chat_id: int, locale: str) -> None:
     """Offer the hotel's languages as buttons."""
-    buttons = tuple(
-        (Button(env.t(code).language_name, SetLanguage(code)),) for code in env.i18n.offered
-    )
-    out.send(
-        Outgoing(chat_id=chat_id, text=messages.language_prompt(env.t(locale)), buttons=buttons)
-    )
+    out.send(Outgoing(chat_id, LanguagePrompt(env.i18n.offered), locale))
 
 
 def set_language(
@@ -143,5 +135,5 @@ def set_language(
         guest = ensure(session, env, person, now)
         guest.language, guest.language_chosen, guest.updated_at = locale, True, now
         session.add(guest)
-    out.send(Outgoing(chat_id=person.chat_id, text=messages.language_set(env.t(locale))))
+    out.send(Outgoing(person.chat_id, LanguageSet(), locale))
     return locale

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
-from bot import lifecycle, messages
-from bot.buttons import Accept, Done, Release
-from bot.i18n import Translator
+from bot import lifecycle
 from bot.models import EventKind, Offer, OfferStatus, Request, RequestStatus, Staff
-from bot.notifier import Button, Media, Outbox, Outgoing, split_text
+from bot.notices import CardButtons, CardStatus, Quote, card
+from bot.notifier import Media, Outbox, Outgoing, split_text
 from bot.routing import Tier, recipients
 from bot.services import errors
-from bot.services.common import Env, event, record_rows
+from bot.services.common import Env, event, record_rows, tell
+from bot.texts.staff import CARD_TEXT_LIMIT
 
 
 def active_offers(session: Session, request_id: int) -> list[Offer]:
@@ -96,7 +96,6 @@ def offer(
 def _send_offer(
     out: Outbox, env: Env, request: Request, staff: Staff, offer_id: int, tier: Tier
 ) -> None:
-    t = env.t(staff.language)
     if request.media_kind:
         out.send(
             Outgoing(
@@ -110,19 +109,12 @@ def _send_offer(
                 ),
             )
         )
-    assert request.id is not None
-    long_text = len(request.text) > messages.CARD_TEXT_LIMIT
+    long_text = len(request.text) > CARD_TEXT_LIMIT
     if long_text:
         for part in split_text(request.text):
-            out.send(Outgoing(chat_id=staff.telegram_id, text=part))
-    out.send(
-        Outgoing(
-            chat_id=staff.telegram_id,
-            text=messages.offer_card(env.hotel, t, request, tier=tier, full_text_above=long_text),
-            buttons=((Button(messages.accept_button(t), Accept(request.id)),),),
-            offer_id=offer_id,
-        )
-    )
+            tell(out, staff, Quote(part))
+    notice = card(request, tier=tier, full_text_above=long_text, buttons=CardButtons.ACCEPT)
+    tell(out, staff, notice, offer_id=offer_id)
 
 
 def update_copies(
@@ -131,12 +123,14 @@ def update_copies(
     env: Env,
     request: Request,
     offers: Iterable[Offer],
-    status_line: Callable[[Translator, Offer], str],
+    status: CardStatus,
+    name: str = "",
     *,
     new_status: OfferStatus | None = OfferStatus.WITHDRAWN,
-    buttons: Callable[[Translator, Offer], tuple[tuple[Button, ...], ...]] | None = None,
 ) -> None:
-    """Edit each staff member's copy of ``request`` to show a new status line."""
+    """Edit each staff member's copy of ``request`` to show a new status line (``name``: who
+    or where, for the lines that say it)."""
+    notice = card(request, status=status, name=name)
     for row in offers:
         staff = session.get(Staff, row.staff_id)
         if staff is None:
@@ -144,21 +138,8 @@ def update_copies(
         if new_status is not None:  # None: the copy's state does not change, only its text
             row.status = new_status
             session.add(row)
-        t = env.t(staff.language)
-        text = messages.offer_card(env.hotel, t, request, status_line=status_line(t, row))
-        markup = buttons(t, row) if buttons else ()
-        out.send(Outgoing(chat_id=row.chat_id, text=text, buttons=markup, edit_offer_id=row.id))
-
-
-def assignee_buttons(t: Translator, request: Request) -> tuple[tuple[Button, ...], ...]:
-    """Done and Release, for the staff member who accepted ``request``."""
-    assert request.id is not None
-    return (
-        (
-            Button(messages.done_button(t), Done(request.id)),
-            Button(messages.release_button(t), Release(request.id)),
-        ),
-    )
+        edit = Outgoing(row.chat_id, notice, staff.language, edit_offer_id=row.id)
+        out.send(edit)
 
 
 def relieve(session: Session, staff: Staff, now: datetime, *, reason: lifecycle.Action) -> set[int]:

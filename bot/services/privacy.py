@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
-from bot import messages, timers
-from bot.buttons import Forget
+from bot import timers
 from bot.models import (
     ACTIVE_STATUSES,
     ActorKind,
@@ -24,7 +23,8 @@ from bot.models import (
     Request,
     RequestStatus,
 )
-from bot.notifier import Button, Outbox, Outgoing
+from bot.notices import CardStatus, ForgetQuestion, Forgotten, Kept
+from bot.notifier import Outbox, Outgoing
 from bot.services import requests
 from bot.services.common import Env, Person, record
 from bot.services.offers import update_copies
@@ -45,19 +45,7 @@ class Purged:
 
 def ask_to_forget(out: Outbox, env: Env, *, person: Person, locale: str) -> None:
     """Ask the guest to confirm the erasure."""
-    t = env.t(locale)
-    out.send(
-        Outgoing(
-            chat_id=person.chat_id,
-            text=messages.forget_question(t),
-            buttons=(
-                (
-                    Button(messages.forget_button(t), Forget(confirmed=True)),
-                    Button(messages.keep_button(t), Forget(confirmed=False)),
-                ),
-            ),
-        )
-    )
+    out.send(Outgoing(person.chat_id, ForgetQuestion(), locale))
 
 
 def forget(
@@ -74,15 +62,10 @@ def forget(
     """Erase the guest ``guest_id`` at their request (``person``: their chat, which is answered
     even if they are not a guest): open requests are cancelled first (staff are told)."""
     guest = session.get(Guest, guest_id) if guest_id is not None else None
-    t = env.t(guest.language if guest else env.i18n.negotiate(person.language_code))
+    locale = guest.language if guest else env.i18n.negotiate(person.language_code)
+    answer = Outgoing(person.chat_id, Forgotten(), locale, edit_message_id=message_id)
     if not confirmed or guest is None:
-        out.send(
-            Outgoing(
-                chat_id=person.chat_id,
-                text=messages.kept(t) if not confirmed else messages.forgotten(t),
-                edit_message_id=message_id,
-            )
-        )
+        out.send(answer if confirmed else replace(answer, notice=Kept()))
         return guest
     still_open = session.exec(
         select(Request).where(
@@ -92,9 +75,7 @@ def forget(
     for request in still_open:
         assert request.id is not None
         requests.cancel(session, out, env, guest_id=guest.id, request_id=request.id, now=now)
-    out.send(
-        Outgoing(chat_id=person.chat_id, text=messages.forgotten(t), edit_message_id=message_id)
-    )
+    out.send(answer)
     chat_id = guest.chat_id
     _anonymize_guest(session, out, env, guest, now, tell_staff=True)
     session.execute(
@@ -132,13 +113,7 @@ def _anonymize_guest(
             if tell_staff:
                 copies = session.exec(select(Offer).where(Offer.request_id == request.id)).all()
                 update_copies(
-                    session,
-                    out,
-                    env,
-                    request,
-                    copies,
-                    lambda t, _o: messages.erased_for_staff(t),
-                    new_status=None,
+                    session, out, env, request, copies, CardStatus.ERASED, new_status=None
                 )
     # The Telegram id goes too; a negative surrogate keeps the row unique and unreachable.
     assert guest.id is not None

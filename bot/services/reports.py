@@ -23,7 +23,6 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from bot import messages
 from bot.db import SessionFactory
 from bot.models import (
     Event,
@@ -39,6 +38,7 @@ from bot.services import errors
 from bot.services.common import Env
 from bot.services.figures import BusiestHour, FollowupTotals, PeriodFigures, Spread
 from bot.services.requests import staff_member
+from bot.texts import supervisor as texts
 
 # /followups lists at most this many follow-ups; a day with more lists only those that need
 # attention, so that a busy hotel's day stays one message.
@@ -122,7 +122,7 @@ def timeline(session: Session, env: Env, *, staff_id: int | None, request_id: in
     events = list(
         session.exec(select(Event).where(Event.request_id == request_id).order_by(col(Event.id)))
     )
-    return messages.timeline(env.hotel, env.t(reader.language), request, guest, events)
+    return texts.timeline(env.hotel, env.t(reader.language), request, guest, events)
 
 
 def parse_day(spec: str | None, today: date) -> date:
@@ -210,7 +210,7 @@ def followup_log(
     rows = [(f, r) for f, r in session.exec(query.limit(FOLLOWUP_LINES)).all()]
     more = totals.needing_attention - len(rows) if busy else 0
     t = env.t(reader.language)
-    return messages.followup_log(
+    return texts.followup_log(
         env.hotel, t, t.date(day, "full"), totals, rows, attention_only=busy, more=more
     )
 
@@ -385,4 +385,4 @@ def period_report(
         label = t.days(period.first, last)
     else:
         label = t.date(period.first, "full")
-    return messages.period_report(env.hotel, t, label, figures)
+    return texts.period_report(env.hotel, t, label, figures)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, insert
 from sqlmodel import Session, col, select
 
-from bot import lifecycle, messages
-from bot.buttons import Cancel, PickDepartment
-from bot.i18n import Translator
+from bot import lifecycle
 from bot.lifecycle import Action
 from bot.models import (
     ACTIVE_STATUSES,
@@ -23,11 +20,26 @@ from bot.models import (
     RequestStatus,
     Staff,
 )
-from bot.notifier import Button, Outbox, Outgoing
+from bot.notices import (
+    AcceptedForGuest,
+    CancelledForAssignee,
+    CancelledForGuest,
+    CardButtons,
+    CardStatus,
+    DepartmentPicked,
+    DoneForGuest,
+    GuestRequests,
+    RequestAck,
+    RoomSaved,
+    SlowDown,
+    card,
+    snippet_of,
+)
+from bot.notifier import Outbox
 from bot.routing import Tier, match_department, recipients
 from bot.services import errors, followups, guests
-from bot.services.common import Env, Person, event, record_rows
-from bot.services.offers import active_offers, assignee_buttons, offer, update_copies
+from bot.services.common import Env, Person, event, record_rows, tell
+from bot.services.offers import active_offers, offer, update_copies
 
 
 @dataclass(frozen=True)
@@ -88,11 +100,7 @@ def submit(
         room = guests.valid_room(env, content.text)
         if room:
             guest.room = room
-            out.send(
-                Outgoing(
-                    chat_id=guest.chat_id, text=messages.room_saved(env.t(guest.language), room)
-                )
-            )
+            tell(out, guest, RoomSaved(room))
             return None
     if _too_fast(session, out, env, guest, now):
         return None
@@ -126,17 +134,10 @@ def submit(
     ]
     tier = offer(session, out, env, request, now, new=True, events=events)
     record_rows(session.connection(), events)  # the whole timeline so far in one statement
-    t = env.t(guest.language)
-    buttons: tuple[tuple[Button, ...], ...] = ()
-    text = messages.request_ack(env.hotel, t, request, tier)
-    if not matched and len(env.hotel.departments) > 1:
-        text += "\n\n" + messages.pick_department_hint(t)
-        buttons = tuple(
-            (Button(messages.department(env.hotel, t, key), PickDepartment(request.id, key)),)
-            for key in env.hotel.department_keys
-            if key != department
-        )
-    out.send(Outgoing(chat_id=guest.chat_id, text=text, buttons=buttons))
+    choices: tuple[str, ...] = ()
+    if not matched and len(env.hotel.departments) > 1:  # the guest may pick another team
+        choices = tuple(key for key in env.hotel.department_keys if key != department)
+    tell(out, guest, RequestAck(request.id, department, tier, choices))
     if guest.room is None and not guest.room_asked:
         guests.ask_room(out, env, guest)
         session.add(guest)
@@ -170,8 +171,7 @@ def _too_fast(session: Session, out: Outbox, env: Env, guest: Guest, now: dateti
     if guest.slowed_at is None or now - guest.slowed_at >= timedelta(minutes=1):
         guest.slowed_at = now
         session.add(guest)
-        text = messages.slow_down(env.t(guest.language), limit)
-        out.send(Outgoing(chat_id=guest.chat_id, text=text))
+        tell(out, guest, SlowDown(limit))
     return True
 
 
@@ -197,7 +197,8 @@ def pick_department(
             env,
             request,
             active_offers(session, request_id),
-            lambda t, _o: messages.moved_to(env.hotel, t, department),
+            CardStatus.MOVED_TO,
+            department,
         )
         lifecycle.move(
             session,
@@ -211,12 +212,7 @@ def pick_department(
         tier = offer(session, out, env, request, now)
     else:
         tier = Tier.DEPARTMENT
-    t = env.t(guest.language)
-    out.send(
-        Outgoing(
-            chat_id=guest.chat_id, text=messages.department_picked(env.hotel, t, request, tier)
-        )
-    )
+    tell(out, guest, DepartmentPicked(request_id, request.department, tier))
     return request
 
 
@@ -240,18 +236,13 @@ def accept(
         env,
         request,
         [o for o in offers if o.staff_id != staff.id],
-        lambda t, _o: messages.taken_by(t, staff.name),
+        CardStatus.TAKEN_BY,
+        staff.name,
     )
     _show_assignee_card(session, out, env, request, staff, mine, now)
     guest = session.get(Guest, request.guest_id)
     if guest is not None:
-        t = env.t(guest.language)
-        out.send(
-            Outgoing(
-                chat_id=guest.chat_id,
-                text=messages.accepted_for_guest(env.hotel, t, request, staff),
-            )
-        )
+        tell(out, guest, AcceptedForGuest(request_id, staff.name, staff.department))
     return request
 
 
@@ -275,20 +266,11 @@ def _show_assignee_card(
         session.add(row)
         session.flush()
         mine = [row]
-    t = env.t(staff.language)
+    notice = card(request, status=CardStatus.ACCEPTED_BY_YOU, buttons=CardButtons.ASSIGNEE)
     for row in mine:
         row.status = OfferStatus.TAKEN
         session.add(row)
-        out.send(
-            Outgoing(
-                chat_id=row.chat_id,
-                text=messages.offer_card(
-                    env.hotel, t, request, status_line=messages.accepted_by_you(t)
-                ),
-                buttons=assignee_buttons(t, request),
-                edit_offer_id=row.id,
-            )
-        )
+        tell(out, staff, notice, edit_offer_id=row.id)
 
 
 def _taken_offers(session: Session, request_id: int, staff_id: int) -> list[Offer]:
@@ -304,18 +286,13 @@ def _by_assignee(
     session: Session,
     out: Outbox,
     env: Env,
-    *,
     staff_id: int | None,
     request_id: int,
     now: datetime,
     action: Action,
-    status_line: Callable[[Translator, Staff], str],
-    card_status: OfferStatus,
 ) -> tuple[Staff, Request]:
-    """Move an accepted request on with ``action``, if the presser is its assignee.
-
-    The assignee's card shows ``status_line``.
-    """
+    """Move an accepted request on with ``action`` (release or finish), if the presser is its
+    assignee; their card says so, and a released card is withdrawn."""
     staff = staff_member(session, staff_id)
     request = _request(session, request_id)
     lifecycle.move(session, request, action, by=staff, now=now)
@@ -325,8 +302,9 @@ def _by_assignee(
         env,
         request,
         _taken_offers(session, request_id, staff.id),  # type: ignore[arg-type]
-        lambda t, _o: status_line(t, staff),
-        new_status=card_status,
+        CardStatus.DONE_BY if action is Action.FINISH else CardStatus.RELEASED_BY_YOU,
+        staff.name,
+        new_status=OfferStatus.TAKEN if action is Action.FINISH else OfferStatus.WITHDRAWN,
     )
     return staff, request
 
@@ -335,17 +313,7 @@ def release(
     session: Session, out: Outbox, env: Env, *, staff_id: int | None, request_id: int, now: datetime
 ) -> Request:
     """Hand an accepted request back; it is offered again to everyone else who should see it."""
-    staff, request = _by_assignee(
-        session,
-        out,
-        env,
-        staff_id=staff_id,
-        request_id=request_id,
-        now=now,
-        action=Action.RELEASE,
-        status_line=lambda t, _staff: messages.released_by_you(t),
-        card_status=OfferStatus.WITHDRAWN,
-    )
+    staff, request = _by_assignee(session, out, env, staff_id, request_id, now, Action.RELEASE)
     offer(session, out, env, request, now, exclude={staff.id})  # type: ignore[arg-type]
     return request
 
@@ -354,21 +322,10 @@ def mark_done(
     session: Session, out: Outbox, env: Env, *, staff_id: int | None, request_id: int, now: datetime
 ) -> Request:
     """Mark an accepted request done, tell the guest and schedule the follow-up."""
-    _staff, request = _by_assignee(
-        session,
-        out,
-        env,
-        staff_id=staff_id,
-        request_id=request_id,
-        now=now,
-        action=Action.FINISH,
-        status_line=lambda t, staff: messages.done_by(t, staff.name),
-        card_status=OfferStatus.TAKEN,
-    )
+    _staff, request = _by_assignee(session, out, env, staff_id, request_id, now, Action.FINISH)
     guest = session.get(Guest, request.guest_id)
     if guest is not None:
-        t = env.t(guest.language)
-        out.send(Outgoing(chat_id=guest.chat_id, text=messages.done_for_guest(t, request)))
+        tell(out, guest, DoneForGuest(request_id))
         followups.schedule(session, out, env, request, guest, now)
     return request
 
@@ -385,27 +342,13 @@ def cancel(
         col(Offer.status).in_([OfferStatus.ACTIVE.value, OfferStatus.TAKEN.value]),
     )
     update_copies(
-        session,
-        out,
-        env,
-        request,
-        list(session.exec(copies)),
-        lambda t, _o: messages.cancelled_by_guest(t),
+        session, out, env, request, list(session.exec(copies)), CardStatus.CANCELLED_BY_GUEST
     )
     if assignee_id is not None:
         assignee = session.get(Staff, assignee_id)
         if assignee is not None:
-            out.send(
-                Outgoing(
-                    chat_id=assignee.telegram_id,
-                    text=messages.cancelled_for_assignee(env.t(assignee.language), request),
-                )
-            )
-    out.send(
-        Outgoing(
-            chat_id=guest.chat_id, text=messages.cancelled_for_guest(env.t(guest.language), request)
-        )
-    )
+            tell(out, assignee, CancelledForAssignee(request_id))
+    tell(out, guest, CancelledForGuest(request_id))
     return request
 
 
@@ -423,19 +366,12 @@ def open_for_guest(
         .order_by(col(Request.id))
     )
     found = list(session.exec(query))
-    t = env.t(guest.language)
-    buttons = tuple(
-        (Button(messages.cancel_button(t, r), Cancel(r.id)),)  # type: ignore[arg-type]
+    listed = tuple(
+        (r.id, r.department, r.status, snippet_of(r), r.media_kind)
         for r in found
-        if r.status in ACTIVE_STATUSES
+        if r.id is not None
     )
-    out.send(
-        Outgoing(
-            chat_id=guest.chat_id,
-            text=messages.guest_requests(env.hotel, t, found),
-            buttons=buttons,
-        )
-    )
+    tell(out, guest, GuestRequests(listed))
     return found
 
 

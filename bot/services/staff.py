@@ -7,14 +7,13 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from bot import messages
-from bot.buttons import SetDuty
 from bot.config import HotelConfig
 from bot.lifecycle import Action
 from bot.models import Offer, OfferStatus, Request, RequestStatus, Role, Staff
-from bot.notifier import Button, Outbox, Outgoing
+from bot.notices import CardStatus, DutyStatus, StillAssigned, WaitingSent
+from bot.notifier import Outbox
 from bot.services import errors
-from bot.services.common import Env
+from bot.services.common import Env, tell
 from bot.services.offers import active_offers, offer, relieve, update_copies
 from bot.services.requests import offer_waiting, staff_member
 
@@ -89,13 +88,7 @@ def remove(session: Session, *, staff_id: int | None, now: datetime) -> Staff:
 def show_duty(session: Session, out: Outbox, env: Env, *, staff_id: int | None) -> Staff:
     """Send the staff member their duty status with a button to switch it."""
     staff = staff_member(session, staff_id)
-    t = env.t(staff.language)
-    button = Button(messages.duty_button(t, staff), SetDuty(on=not staff.on_duty))
-    out.send(
-        Outgoing(
-            chat_id=staff.telegram_id, text=messages.duty_status(t, staff), buttons=((button,),)
-        )
-    )
+    tell(out, staff, DutyStatus(staff.on_duty))
     return staff
 
 
@@ -108,21 +101,15 @@ def set_duty(
     offers and hands each on; accepted requests stay theirs until released or done.
     """
     staff = staff_member(session, staff_id)
-    t = env.t(staff.language)
     was_on = staff.on_duty
     staff.on_duty = on
     session.add(staff)
     session.flush()
-    button = Button(messages.duty_button(t, staff), SetDuty(on=not on))
-    out.send(
-        Outgoing(
-            chat_id=staff.telegram_id, text=messages.duty_status(t, staff), buttons=((button,),)
-        )
-    )
+    tell(out, staff, DutyStatus(on))
     if on and not was_on:
         count = offer_waiting(session, out, env, now, only=staff)
         if count:
-            out.send(Outgoing(chat_id=staff.telegram_id, text=messages.waiting_sent(t, count)))
+            tell(out, staff, WaitingSent(count))
     elif not on and was_on:
         _hand_on(session, out, env, staff, now)
     return staff
@@ -138,9 +125,7 @@ def _hand_on(session: Session, out: Outbox, env: Env, staff: Staff, now: datetim
         request = session.get(Request, row.request_id)
         if request is None:
             continue
-        update_copies(
-            session, out, env, request, [row], lambda t, _o: messages.withdrawn_off_duty(t)
-        )
+        update_copies(session, out, env, request, [row], CardStatus.WITHDRAWN_OFF_DUTY)
         session.flush()
         if request.status == RequestStatus.OPEN and not active_offers(session, request.id):  # type: ignore[arg-type]
             offer(session, out, env, request, now)
@@ -152,9 +137,4 @@ def _hand_on(session: Session, out: Outbox, env: Env, staff: Staff, now: datetim
         )
     )
     if accepted:
-        out.send(
-            Outgoing(
-                chat_id=staff.telegram_id,
-                text=messages.still_assigned(env.t(staff.language), accepted),
-            )
-        )
+        tell(out, staff, StillAssigned(tuple(r.id for r in accepted if r.id is not None)))

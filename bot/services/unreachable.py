@@ -12,7 +12,6 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from bot import messages
 from bot.lifecycle import Action
 from bot.models import (
     ACTIVE_STATUSES,
@@ -22,9 +21,10 @@ from bot.models import (
     RequestStatus,
     Staff,
 )
-from bot.notifier import Outbox, Outgoing
+from bot.notices import StaffUnreachableAlert
+from bot.notifier import Outbox
 from bot.routing import supervisors_to_alert
-from bot.services.common import Env, record
+from bot.services.common import Env, record, tell
 from bot.services.offers import active_offers, offer, relieve
 
 
@@ -92,13 +92,7 @@ def staff_blocked(session: Session, out: Outbox, env: Env, staff: Staff, now: da
         open_ = waiting is not None and waiting.status == RequestStatus.OPEN
         if open_ and waiting is not None and not active_offers(session, request_id):
             offer(session, out, env, waiting, now, exclude={staff.id})  # type: ignore[arg-type]
+    alert = StaffUnreachableAlert(staff.name, staff.department, len(handed_on))
     for supervisor in supervisors_to_alert(session):
-        if supervisor.id == staff.id:
-            continue
-        t = env.t(supervisor.language)
-        out.send(
-            Outgoing(
-                chat_id=supervisor.telegram_id,
-                text=messages.staff_unreachable_alert(env.hotel, t, staff, len(handed_on)),
-            )
-        )
+        if supervisor.id != staff.id:
+            tell(out, supervisor, alert)

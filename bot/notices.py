@@ -1,0 +1,431 @@
+"""Notices: what someone is told, as data — no text, no language, no channel.
+
+A use case decides who is told what and puts a notice for each reader into the outbox (see
+``bot.notifier.Outgoing``); the channel renders it in the reader's locale just before it is sent
+(``bot.render``, with the texts of ``bot.texts``). Every field is a plain JSON value snapshotted
+when the use case ran (numbers, strings, flags, tuples of them), never an ORM object, so a
+stored notice reads the same whenever and wherever it is rendered.
+
+Stored as ``{"kind": ..., **fields}``; read back with ``decode``, which looks the class up by
+its kind and calls it with the stored fields — no reflection per message (tuples come back as
+lists, which renderers only iterate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar, dataclass_transform
+
+from bot.models import Request
+from bot.services import errors
+
+SNIPPET_LIMIT = 60
+
+KINDS: dict[str, type[Notice]] = {}
+
+
+@dataclass_transform(frozen_default=True)
+class Notice:
+    """Something a reader is told: each subclass is a frozen dataclass, registered under its
+    ``kind`` (its name in snake case)."""
+
+    kind: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        kind = "".join(f"_{c.lower()}" if c.isupper() else c for c in cls.__name__).lstrip("_")
+        if kind in KINDS:
+            raise TypeError(f"two notices are called {kind!r}")
+        cls.kind = kind
+        KINDS[kind] = dataclass(frozen=True)(cls)
+
+    def encode(self) -> dict[str, Any]:
+        """The notice as JSON for the outbox row."""
+        return {"kind": self.kind, **self.__dict__}
+
+
+def decode(data: dict[str, Any]) -> Notice:
+    """The notice stored by ``Notice.encode``."""
+    params = dict(data)
+    return KINDS[params.pop("kind")](**params)
+
+
+def snippet_of(request: Request, limit: int = SNIPPET_LIMIT) -> str:
+    """A short quote of the request's text for lists and questions ('' if it has none)."""
+    text = " ".join(request.text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- shared by every audience ----------------------------------------------------------------
+
+
+class Prerendered(Notice):
+    """A finished text in the reader's locale, with buttons as stored ``[label, data]`` pairs.
+
+    For the supervisors' computed views (a timeline, a day's follow-ups, a month's report over
+    up to a million rows are read in a worker thread and formatted there, in the reader's
+    locale), and for outbox rows written before notices existed.
+    """
+
+    text: str
+    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
+
+
+class UnknownCommand(Notice):
+    """An unknown command, answered with the reader's help."""
+
+    staff: bool = False
+    supervisor: bool = False
+
+
+class LanguagePrompt(Notice):
+    """Ask to choose one of ``languages`` (locale codes), as buttons."""
+
+    languages: tuple[str, ...]
+
+
+class LanguageSet(Notice):
+    """Confirm the new language, in that language."""
+
+
+class YourId(Notice):
+    """The sender's numeric Telegram id, needed to register staff."""
+
+    telegram_id: int
+
+
+class EditNotForwarded(Notice):
+    """Edits of sent messages are not passed on."""
+
+
+class Unsupported(Notice):
+    """A polite answer to stickers, games and the like."""
+
+
+class TryAgainLater(Notice):
+    """Something broke on our side; the reader should send again."""
+
+
+class DelayedByOutage(Notice):
+    """The database is down: the message waits and will be handled."""
+
+
+class Reason(StrEnum):
+    """Why an action was refused (the domain errors of ``bot.services.errors``)."""
+
+    ALREADY_TAKEN = "already_taken"
+    STALE = "stale"
+    NOT_YOURS = "not_yours"
+    UNKNOWN_REQUEST = "unknown_request"
+    ALREADY_ANSWERED = "already_answered"
+    NOT_SUPERVISOR = "not_supervisor"
+    NOT_REGISTERED = "not_registered"
+    UNKNOWN_DEPARTMENT = "unknown_department"
+    NO_LONGER_APPLIES = "no_longer_applies"
+
+
+class Refused(Notice):
+    """A domain error as a short answer (fits a callback alert)."""
+
+    reason: str  # a Reason
+    request_id: int = 0
+    status: str = ""
+    name: str = ""
+
+
+def refused(error: errors.DomainError) -> Refused:
+    """The refusal a domain error stands for."""
+    if isinstance(error, errors.AlreadyTaken):
+        return Refused(Reason.ALREADY_TAKEN, request_id=error.request_id, name=error.by)
+    if isinstance(error, errors.StaleAction):
+        return Refused(Reason.STALE, request_id=error.request_id, status=error.status)
+    if isinstance(error, errors.NotYours):
+        return Refused(Reason.NOT_YOURS, request_id=error.request_id)
+    if isinstance(error, errors.UnknownRequest):
+        return Refused(Reason.UNKNOWN_REQUEST, request_id=error.request_id)
+    if isinstance(error, errors.AlreadyAnswered):
+        return Refused(Reason.ALREADY_ANSWERED)
+    if isinstance(error, errors.NotSupervisor):
+        return Refused(Reason.NOT_SUPERVISOR)
+    if isinstance(error, errors.NotRegistered):
+        return Refused(Reason.NOT_REGISTERED)
+    if isinstance(error, errors.UnknownDepartment):
+        return Refused(Reason.UNKNOWN_DEPARTMENT)
+    return Refused(Reason.NO_LONGER_APPLIES)
+
+
+# --- guests ----------------------------------------------------------------------------------
+
+
+class GuestHelp(Notice):
+    """What a guest can do."""
+
+
+class Welcome(Notice):
+    """The greeting after /start."""
+
+    first_name: str
+    room: str | None
+
+
+class AskRoom(Notice):
+    """Ask the guest for the room number."""
+
+
+class RoomSaved(Notice):
+    """Confirm the room number."""
+
+    room: str
+
+
+class RoomInvalid(Notice):
+    """The room number does not look like one."""
+
+
+class RequestAck(Notice):
+    """The instant acknowledgement of a new request, honest about who has it (a ``Tier``);
+    ``choices``: the other departments the guest may pick, when no keyword matched."""
+
+    request_id: int
+    department: str
+    tier: str
+    choices: tuple[str, ...] = ()
+
+
+class DepartmentPicked(Notice):
+    """Confirm the guest's choice of department."""
+
+    request_id: int
+    department: str
+    tier: str
+
+
+class AcceptedForGuest(Notice):
+    """Tell the guest who took the request."""
+
+    request_id: int
+    name: str
+    department: str
+
+
+class DoneForGuest(Notice):
+    """Tell the guest the request is done."""
+
+    request_id: int
+
+
+class CancelledForGuest(Notice):
+    """Confirm a cancellation to the guest."""
+
+    request_id: int
+
+
+class GuestRequests(Notice):
+    """The guest's /requests list: (number, department, status, snippet, media kind) each;
+    the waiting and accepted ones get a Cancel button."""
+
+    requests: tuple[tuple[int, str, str, str, str | None], ...]
+
+
+class FollowupQuestion(Notice):
+    """The follow-up check-in, with its two answers as buttons."""
+
+    followup_id: int
+    request_id: int
+    snippet: str
+    media_kind: str | None
+
+
+class FollowupThanks(Notice):
+    """Reply to a positive follow-up."""
+
+    request_id: int
+
+
+class RatingQuestion(Notice):
+    """Ask for an optional rating, with 1–5 as buttons."""
+
+    followup_id: int
+
+
+class RatingThanks(Notice):
+    """Thank the guest for a rating."""
+
+    rating: int
+
+
+class ReopenedForGuest(Notice):
+    """Reply to a negative follow-up."""
+
+    request_id: int
+    department: str
+
+
+class SlowDown(Notice):
+    """A guest sends more messages than the per-minute limit."""
+
+    limit: int
+
+
+class ForgetQuestion(Notice):
+    """Confirm /forgetme before erasing anything, with Erase and Keep buttons."""
+
+
+class Forgotten(Notice):
+    """Confirm the erasure."""
+
+
+class Kept(Notice):
+    """The guest chose not to erase."""
+
+
+# --- staff -----------------------------------------------------------------------------------
+
+
+class StaffHelp(Notice):
+    """What a staff member can do (and a supervisor, with ``supervisor``)."""
+
+    supervisor: bool
+
+
+class StaffWelcome(Notice):
+    """The greeting of a registered staff member after /start."""
+
+    name: str
+    department: str
+    supervisor: bool
+    on_duty: bool
+
+
+class DutyStatus(Notice):
+    """Whether the staff member is on duty, with a button to switch."""
+
+    on_duty: bool
+
+
+class WaitingSent(Notice):
+    """How many waiting requests were offered when a shift started."""
+
+    count: int
+
+
+class StillAssigned(Notice):
+    """Remind a staff member going off duty of their accepted requests."""
+
+    request_ids: tuple[int, ...]
+
+
+class CardStatus(StrEnum):
+    """The status line under a staff member's copy of a request."""
+
+    NONE = ""
+    ACCEPTED_BY_YOU = "accepted_by_you"
+    TAKEN_BY = "taken_by"  # name: who took it
+    DONE_BY = "done_by"  # name: who did it
+    RELEASED_BY_YOU = "released_by_you"
+    CANCELLED_BY_GUEST = "cancelled_by_guest"
+    MOVED_TO = "moved_to"  # name: the department's key
+    WITHDRAWN_OFF_DUTY = "withdrawn_off_duty"
+    ERASED = "erased"
+
+
+class CardButtons(StrEnum):
+    """The buttons under a staff member's copy of a request."""
+
+    NONE = ""
+    ACCEPT = "accept"
+    ASSIGNEE = "assignee"  # Done and Release
+
+
+class Card(Notice):
+    """A request as a staff member sees it: a new offer, or an edit of their copy."""
+
+    request_id: int
+    department: str
+    room: str | None
+    language: str
+    reopened: bool
+    media_kind: str | None
+    text: str
+    tier: str = "department"
+    full_text_above: bool = False
+    status: str = CardStatus.NONE
+    name: str = ""
+    buttons: str = CardButtons.NONE
+
+
+def card(
+    request: Request,
+    *,
+    tier: str = "department",
+    full_text_above: bool = False,
+    status: CardStatus = CardStatus.NONE,
+    name: str = "",
+    buttons: CardButtons = CardButtons.NONE,
+) -> Card:
+    """The card of ``request`` as it is now."""
+    assert request.id is not None
+    return Card(
+        request_id=request.id,
+        department=request.department,
+        room=request.room,
+        language=request.language,
+        reopened=bool(request.reopened_count),
+        media_kind=request.media_kind,
+        text="" if full_text_above else request.text,
+        tier=tier,
+        full_text_above=full_text_above,
+        status=status,
+        name=name,
+        buttons=buttons,
+    )
+
+
+class Quote(Notice):
+    """A part of a guest's long text, shown as written above the card."""
+
+    text: str
+
+
+class CancelledForAssignee(Notice):
+    """Tell the assignee that the guest cancelled."""
+
+    request_id: int
+
+
+class StaffTasks(Notice):
+    """The /tasks list: (number, room, snippet, media kind) each."""
+
+    requests: tuple[tuple[int, str | None, str, str | None], ...]
+
+
+# --- supervisors -----------------------------------------------------------------------------
+
+
+class NegativeFollowupAlert(Notice):
+    """A guest said a request is not fixed."""
+
+    request_id: int
+    room: str | None
+    department: str
+
+
+class StaffUnreachableAlert(Notice):
+    """A staff member blocked the bot; ``count`` of their requests were handed on."""
+
+    name: str
+    department: str
+    count: int
+
+
+class LogUsage(Notice):
+    """How to call /log."""
+
+
+class FollowupsUsage(Notice):
+    """How to call /followups."""
+
+
+class ReportUsage(Notice):
+    """How to call /report."""

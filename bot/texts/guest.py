@@ -1,0 +1,251 @@
+"""What guests read."""
+
+from __future__ import annotations
+
+from bot.buttons import Cancel, FollowUpAnswer, Forget, PickDepartment, Rate
+from bot.config import HotelConfig
+from bot.i18n import Translator, noop
+from bot.models import ACTIVE_STATUSES
+from bot.notices import (
+    AcceptedForGuest,
+    AskRoom,
+    CancelledForGuest,
+    DepartmentPicked,
+    DoneForGuest,
+    FollowupQuestion,
+    FollowupThanks,
+    ForgetQuestion,
+    Forgotten,
+    GuestHelp,
+    GuestRequests,
+    Kept,
+    RatingQuestion,
+    RatingThanks,
+    ReopenedForGuest,
+    RequestAck,
+    RoomInvalid,
+    RoomSaved,
+    SlowDown,
+    Welcome,
+)
+from bot.notifier import Button
+from bot.routing import Tier
+from bot.texts.common import (
+    Rendering,
+    department,
+    fixed,
+    renders,
+    says,
+    snippet,
+    stars,
+    status_label,
+)
+
+HELP = noop(
+    "Just write what you need — fresh towels, a taxi at 6:00, a TV that does not work — "
+    "and I will pass it to the right team at once. You can also send a photo, a voice "
+    "message or your location.\n\n"
+    "/requests — your open requests\n"
+    "/room — set your room number\n"
+    "/language — change the language\n"
+    "/forgetme — erase your data\n"
+    "/help — this message"
+)
+fixed(GuestHelp, HELP)
+fixed(AskRoom, noop("What is your room number? Reply with just the number, for example 412."))
+fixed(
+    RoomInvalid,
+    noop("That does not look like a room number. Please send just the number, for example 412."),
+)
+fixed(
+    Forgotten,
+    noop("Done: your data is erased. If you write again, I will treat you as a new guest."),
+)
+fixed(Kept, noop("Nothing was erased."))
+
+
+@says(Welcome)
+def _welcome(notice: Welcome, t: Translator, hotel: HotelConfig) -> str:
+    _ = t.gettext
+    if notice.first_name:
+        hello = _("Welcome to {hotel}, {name}! I am the hotel's concierge.").format(
+            hotel=hotel.hotel.name, name=notice.first_name
+        )
+    else:
+        hello = _("Welcome to {hotel}! I am the hotel's concierge.").format(hotel=hotel.hotel.name)
+    lines = [hello, "", _(HELP)]
+    if notice.room:
+        lines += ["", _("Your room: {room}.").format(room=notice.room)]
+    return "\n".join(lines)
+
+
+@says(RoomSaved)
+def _room_saved(notice: RoomSaved, t: Translator, _hotel: HotelConfig) -> str:
+    return t.gettext("Thank you, I have noted room {room}.").format(room=notice.room)
+
+
+@renders(RequestAck)
+def _request_ack(notice: RequestAck, t: Translator, hotel: HotelConfig) -> Rendering:
+    """The acknowledgement, honest about who has the request; with the departments to pick
+    from when no keyword matched."""
+    _ = t.gettext
+    name = department(hotel, t, notice.department)
+    if notice.tier == Tier.DEPARTMENT:
+        # TRANSLATORS: {department} is a team name from the hotel's config, e.g. Housekeeping.
+        text = _("Request #{number} received — {department} is on it.").format(
+            number=notice.request_id, department=name
+        )
+    elif notice.tier == Tier.FALLBACK:
+        text = _(
+            "Request #{number} received. {department} has nobody on duty right now, "
+            "so {fallback} is on it."
+        ).format(
+            number=notice.request_id,
+            department=name,
+            fallback=department(hotel, t, hotel.hotel.fallback_department),
+        )
+    elif notice.tier == Tier.SUPERVISORS:
+        text = _(
+            "Request #{number} received. {department} has nobody on duty right now, "
+            "so the duty manager is on it."
+        ).format(number=notice.request_id, department=name)
+    else:
+        text = _(
+            "Request #{number} received and saved. Nobody is on duty to take it at this moment; "
+            "it goes to the first staff member who starts their shift, and I will tell you as "
+            "soon as someone accepts it."
+        ).format(number=notice.request_id)
+    if not notice.choices:
+        return text, ()
+    text += "\n\n" + _("Not the right team? Choose one:")
+    buttons = tuple(
+        (Button(department(hotel, t, key), PickDepartment(notice.request_id, key)),)
+        for key in notice.choices
+    )
+    return text, buttons
+
+
+@says(DepartmentPicked)
+def _department_picked(notice: DepartmentPicked, t: Translator, hotel: HotelConfig) -> str:
+    _ = t.gettext
+    name = department(hotel, t, notice.department)
+    if notice.tier == Tier.NOBODY:
+        return _(
+            "Request #{number} moved to {department}. Nobody is on duty there at this moment; "
+            "I will tell you as soon as someone accepts it."
+        ).format(number=notice.request_id, department=name)
+    return _("Request #{number} moved to {department}.").format(
+        number=notice.request_id, department=name
+    )
+
+
+@says(AcceptedForGuest)
+def _accepted(notice: AcceptedForGuest, t: Translator, hotel: HotelConfig) -> str:
+    return t.gettext("{name} from {department} has accepted request #{number}.").format(
+        name=notice.name,
+        department=department(hotel, t, notice.department),
+        number=notice.request_id,
+    )
+
+
+@says(DoneForGuest)
+def _done(notice: DoneForGuest, t: Translator, _hotel: HotelConfig) -> str:
+    return t.gettext(
+        "Request #{number} is done. I will check with you a little later that everything is fine."
+    ).format(number=notice.request_id)
+
+
+@says(CancelledForGuest)
+def _cancelled(notice: CancelledForGuest, t: Translator, _hotel: HotelConfig) -> str:
+    return t.gettext("Request #{number} is cancelled.").format(number=notice.request_id)
+
+
+@renders(GuestRequests)
+def _guest_requests(notice: GuestRequests, t: Translator, hotel: HotelConfig) -> Rendering:
+    """The /requests list, with a Cancel button for each waiting or accepted request."""
+    _ = t.gettext
+    if not notice.requests:
+        return _("You have no open requests. Just write what you need."), ()
+    count = len(notice.requests)
+    lines = [
+        t.ngettext(
+            "You have {count} open request:", "You have {count} open requests:", count
+        ).format(count=count)
+    ]
+    buttons = []
+    for number, key, status, text, media_kind in notice.requests:
+        lines.append(
+            _("#{number} · {department} · {status}\n{text}").format(
+                number=number,
+                department=department(hotel, t, key),
+                status=status_label(t, status),
+                text=snippet(t, text, media_kind),
+            )
+        )
+        if status in ACTIVE_STATUSES:
+            buttons.append((Button(_("Cancel #{number}").format(number=number), Cancel(number)),))
+    return "\n\n".join(lines), tuple(buttons)
+
+
+@renders(FollowupQuestion)
+def _followup_question(notice: FollowupQuestion, t: Translator, _hotel: HotelConfig) -> Rendering:
+    _ = t.gettext
+    text = _("Hello again! Is everything all right with request #{number} ({text})?").format(
+        number=notice.request_id, text=snippet(t, notice.snippet, notice.media_kind)
+    )
+    answers = (
+        Button(_("Yes, all good"), FollowUpAnswer(notice.followup_id, fine=True)),
+        Button(_("No, not yet"), FollowUpAnswer(notice.followup_id, fine=False)),
+    )
+    return text, (answers,)
+
+
+@says(FollowupThanks)
+def _followup_thanks(notice: FollowupThanks, t: Translator, _hotel: HotelConfig) -> str:
+    return t.gettext("Glad to hear it! Request #{number} is closed.").format(
+        number=notice.request_id
+    )
+
+
+@renders(RatingQuestion)
+def _rating_question(notice: RatingQuestion, t: Translator, _hotel: HotelConfig) -> Rendering:
+    stars_row = tuple(Button(str(n), Rate(notice.followup_id, n)) for n in range(1, 6))
+    return t.gettext("If you like, rate how we handled it (1 = poor, 5 = excellent):"), (stars_row,)
+
+
+@says(RatingThanks)
+def _rating_thanks(notice: RatingThanks, t: Translator, _hotel: HotelConfig) -> str:
+    return t.gettext("Thank you for your rating: {stars}").format(stars=stars(notice.rating))
+
+
+@says(ReopenedForGuest)
+def _reopened(notice: ReopenedForGuest, t: Translator, hotel: HotelConfig) -> str:
+    return t.gettext(
+        "I am sorry. Request #{number} is open again and back with {department} as a "
+        "priority, and the duty manager has been told."
+    ).format(number=notice.request_id, department=department(hotel, t, notice.department))
+
+
+@says(SlowDown)
+def _slow_down(notice: SlowDown, t: Translator, _hotel: HotelConfig) -> str:
+    return t.ngettext(
+        "You are sending messages very quickly. I keep at most {limit} request a minute; "
+        "please wait a moment and send the rest again.",
+        "You are sending messages very quickly. I keep at most {limit} requests a minute; "
+        "please wait a moment and send the rest again.",
+        notice.limit,
+    ).format(limit=notice.limit)
+
+
+@renders(ForgetQuestion)
+def _forget_question(_notice: ForgetQuestion, t: Translator, _hotel: HotelConfig) -> Rendering:
+    _ = t.gettext
+    text = _(
+        "This erases your name, your room and the text of all your requests from our "
+        "records, and cancels the requests that are still open. It cannot be undone."
+    )
+    choice = (
+        Button(_("Erase my data"), Forget(confirmed=True)),
+        Button(_("Keep it"), Forget(confirmed=False)),
+    )
+    return text, (choice,)
