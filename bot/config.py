@@ -168,23 +168,14 @@ class HotelConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> HotelConfig:
-        seen: set[str] = set()
-        for index, department in enumerate(self.departments):
-            if department.key in seen:
-                raise ValueError(f"departments.{index}.key: duplicate key {department.key!r}")
-            seen.add(department.key)
-            if self.hotel.default_language not in department.names:
-                raise ValueError(
-                    f"departments.{index}.names: missing the default language "
-                    f"{self.hotel.default_language!r}"
-                )
-            for code in (*department.names, *department.keywords):
-                if code not in SUPPORTED_LOCALES:
-                    raise ValueError(
-                        f"departments.{index}: unsupported language {code!r}; "
-                        f"supported: {', '.join(SUPPORTED_LOCALES)}"
-                    )
-        self._check_answers()
+        seen = self._check_entries(
+            "departments",
+            "names",
+            [(d.key, d.names, (*d.names, *d.keywords)) for d in self.departments],
+        )
+        self._check_entries(
+            "answers", "text", [(a.key, a.text, (*a.text, *a.keywords)) for a in self.answers]
+        )
         if self.hotel.fallback_department not in seen:
             raise ValueError(
                 f"hotel.fallback_department: {self.hotel.fallback_department!r} is not a "
@@ -192,23 +183,27 @@ class HotelConfig(_Strict):
             )
         return self
 
-    def _check_answers(self) -> None:
+    def _check_entries(
+        self, table: str, texts: str, entries: list[tuple[str, dict[str, str], tuple[str, ...]]]
+    ) -> set[str]:
+        """Keys unique, texts in the default language, only supported languages; the keys."""
         keys: set[str] = set()
-        for index, answer in enumerate(self.answers):
-            if answer.key in keys:
-                raise ValueError(f"answers.{index}.key: duplicate key {answer.key!r}")
-            keys.add(answer.key)
-            if self.hotel.default_language not in answer.text:
+        for index, (key, named, languages) in enumerate(entries):
+            if key in keys:
+                raise ValueError(f"{table}.{index}.key: duplicate key {key!r}")
+            keys.add(key)
+            if self.hotel.default_language not in named:
                 raise ValueError(
-                    f"answers.{index}.text: missing the default language "
+                    f"{table}.{index}.{texts}: missing the default language "
                     f"{self.hotel.default_language!r}"
                 )
-            for code in (*answer.text, *answer.keywords):
+            for code in languages:
                 if code not in SUPPORTED_LOCALES:
                     raise ValueError(
-                        f"answers.{index}: unsupported language {code!r}; "
+                        f"{table}.{index}: unsupported language {code!r}; "
                         f"supported: {', '.join(SUPPORTED_LOCALES)}"
                     )
+        return keys
 
     @cached_property
     def knowledge(self) -> Knowledge:

@@ -22,7 +22,7 @@ from telegram.ext import (
 
 from bot import intake
 from bot.buttons import ButtonAction, SetLanguage
-from bot.deps import ConciergeContext, Tx
+from bot.deps import ConciergeContext
 from bot.notices import (
     DelayedByOutage,
     EditNotForwarded,
@@ -117,13 +117,16 @@ def _ids(actor: Actor | None) -> tuple[int | None, int | None]:
     )
 
 
-async def press(update: Update, context: ConciergeContext, action: Callable[[Tx], object]) -> None:
-    """Run a button's service call for the presser; alert them if the button no longer applies."""
+async def press(
+    update: Update, context: ConciergeContext, service: Callable[..., object], **values: Any
+) -> None:
+    """Run a button's ``service`` for the presser in a transaction of its own (with the hotel's
+    env and the transaction's ``now``); alert them if the button no longer applies."""
     query = update.callback_query
     assert query is not None
     try:
         async with context.transaction() as tx:
-            action(tx)
+            service(tx.session, tx.outbox, context.env, now=tx.now, **values)
     except DomainError as error:
         await answer(query, text_of(context, refused(error)), alert=True)
         return
@@ -183,18 +186,7 @@ def request_button(
     async def callback(update: Update, context: ConciergeContext, button: Any) -> None:
         request_id = cast(OnRequest, button).request_id
         presser = {"guest_id": guest_id(context)} if by_guest else {"staff_id": staff_id(context)}
-        await press(
-            update,
-            context,
-            lambda tx: action(
-                tx.session,
-                tx.outbox,
-                context.env,
-                request_id=request_id,
-                now=tx.now,
-                **presser,
-            ),
-        )
+        await press(update, context, action, request_id=request_id, **presser)
 
     callback.__doc__ = doc
     return callback

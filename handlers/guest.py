@@ -84,15 +84,10 @@ async def on_pick(update: Update, context: ConciergeContext, button: PickDepartm
     await press(
         update,
         context,
-        lambda tx: requests.pick_department(
-            tx.session,
-            tx.outbox,
-            context.env,
-            guest_id=guest_id(context),
-            request_id=button.request_id,
-            department=button.department,
-            now=tx.now,
-        ),
+        requests.pick_department,
+        guest_id=guest_id(context),
+        request_id=button.request_id,
+        department=button.department,
     )
 
 
@@ -108,16 +103,11 @@ async def _on_followup_button(
     await press(
         update,
         context,
-        lambda tx: service(
-            tx.session,
-            tx.outbox,
-            context.env,
-            guest_id=guest_id(context),
-            followup_id=followup_id,
-            message_id=pressed_message_id(update),
-            now=tx.now,
-            **choice,
-        ),
+        service,
+        guest_id=guest_id(context),
+        followup_id=followup_id,
+        message_id=pressed_message_id(update),
+        **choice,
     )
 
 
@@ -151,16 +141,11 @@ async def on_forget(update: Update, context: ConciergeContext, button: Forget) -
     await press(
         update,
         context,
-        lambda tx: privacy.forget(
-            tx.session,
-            tx.outbox,
-            context.env,
-            person=person_of(update),
-            guest_id=guest_id(context),
-            confirmed=button.confirmed,
-            message_id=pressed_message_id(update),
-            now=tx.now,
-        ),
+        privacy.forget,
+        person=person_of(update),
+        guest_id=guest_id(context),
+        confirmed=button.confirmed,
+        message_id=pressed_message_id(update),
     )
 
 

@@ -38,13 +38,7 @@ async def duty(update: Update, context: ConciergeContext) -> None:
 async def on_duty_button(update: Update, context: ConciergeContext, button: SetDuty) -> None:
     """Switch duty from the button."""
     who = staff_id(context)
-    await press(
-        update,
-        context,
-        lambda tx: staff.set_duty(
-            tx.session, tx.outbox, context.env, staff_id=who, on=button.on, now=tx.now
-        ),
-    )
+    await press(update, context, staff.set_duty, staff_id=who, on=button.on)
 
 
 async def my_tasks(update: Update, context: ConciergeContext) -> None:

@@ -122,6 +122,11 @@ def says(
     )
 
 
+def starts(fake: FakeBotAPIThread, chat_id: int, prefix: str, since: int) -> dict[str, Any]:
+    """The first message to ``chat_id`` after ``since`` that starts with ``prefix``."""
+    return fake.wait_for_message(chat_id, lambda text: text.startswith(prefix), since=since)
+
+
 def mark(fake: FakeBotAPIThread) -> int:
     return len(fake.calls)
 
@@ -146,14 +151,13 @@ def test_guest_staff_follow_up_and_supervisor_in_three_languages(
 
         at = mark(fake)
         fake.user_message(GUEST, "/start room-412", first_name="Anna", language_code="de")
-        welcome = fake.wait_for_message(
+        welcome = starts(
+            fake,
             GUEST,
-            lambda t: t.startswith(
-                de("Welcome to {hotel}, {name}! I am the hotel's concierge.").format(
-                    hotel="Hotel Testa", name="Anna"
-                )
+            de("Welcome to {hotel}, {name}! I am the hotel's concierge.").format(
+                hotel="Hotel Testa", name="Anna"
             ),
-            since=at,
+            at,
         )
         assert de("Your room: {room}.").format(room="412") in welcome["text"]
 
@@ -222,14 +226,13 @@ def test_guest_staff_follow_up_and_supervisor_in_three_languages(
 
         at = mark(fake)
         fake.user_message(SOFIA, "/log 1", first_name="Sofia", language_code="ru")
-        timeline = fake.wait_for_message(
+        timeline = starts(
+            fake,
             SOFIA,
-            lambda t: t.startswith(
-                ru("Request #{number} · {department} · {status}").format(
-                    number=1, department="Хаускипинг", status=ru("waiting for staff")
-                )
+            ru("Request #{number} · {department} · {status}").format(
+                number=1, department="Хаускипинг", status=ru("waiting for staff")
             ),
-            since=at,
+            at,
         )
         assert ru("follow-up answered: not fixed") in timeline["text"]
         assert ru("accepted by {name}").format(name="Maria") in timeline["text"]

@@ -95,7 +95,7 @@ def test_a_chat_waiting_for_its_pacing_does_not_hold_up_the_others(
 ) -> None:
     """A staff member's fourth card in a burst waits a second; a guest's acknowledgement
     written meanwhile still leaves at once (Telegram's 30 a second overall)."""
-    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(4)), now=clock.now())
+    put(engine, *(text_to(7, f"card {n}") for n in range(4)), now=clock.now())
     rates = Rates()
     with session_factory(engine)() as session:
         for _ in range(4):
@@ -104,7 +104,7 @@ def test_a_chat_waiting_for_its_pacing_does_not_hold_up_the_others(
                 session.get_one(OutboxMessage, row.id).status = OutboxStatus.SENT
             session.flush()
         session.commit()
-    put(engine, Outgoing(8, Prerendered("we have your request")), now=clock.now())
+    put(engine, text_to(8, "we have your request"), now=clock.now())
 
     with session_factory(engine)() as session:
         claimed = outbox.claim(session, owner="a", now=clock.now(), rates=rates)
@@ -122,7 +122,7 @@ def test_a_paced_chats_queued_messages_wait_with_the_time_their_turn_comes(
 ) -> None:
     """Past its burst, a chat's queued cards carry the time the next may go, so claims in
     between (every few milliseconds in a busy hotel) do not read them; they leave in order."""
-    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(6)), now=clock.now())
+    put(engine, *(text_to(7, f"card {n}") for n in range(6)), now=clock.now())
     rates = Rates()
     texts: list[str] = []
 
@@ -166,7 +166,7 @@ def test_a_busy_senders_claims_are_spaced_by_what_they_cost() -> None:
 
 
 def test_a_claim_says_when_a_retry_falls_due(engine: Engine, clock: FakeClock) -> None:
-    put(engine, Outgoing(7, Prerendered("first")), now=clock.now())
+    put(engine, text_to(7, "first"), now=clock.now())
     assert len(claim(engine, "a", clock, Rates())) == 1  # the chat's pacing has a row now
     with session_factory(engine)() as session:
         row = session.exec(select(OutboxMessage)).one()
@@ -182,7 +182,7 @@ def test_a_claim_says_when_a_retry_falls_due(engine: Engine, clock: FakeClock) -
 
 
 def test_global_pacing_spreads_a_burst_to_many_chats(engine: Engine, clock: FakeClock) -> None:
-    put(engine, *(Outgoing(1000 + n, Prerendered("hi")) for n in range(90)), now=clock.now())
+    put(engine, *(text_to(1000 + n, "hi") for n in range(90)), now=clock.now())
     rates = Rates()
     with session_factory(engine)() as session:
         rows = outbox.claim(
@@ -207,7 +207,7 @@ def test_pacing_and_leases_are_kept_per_chat_from_one_claim_to_the_next(
 ) -> None:
     put(
         engine,
-        *(Outgoing(100 + c, Prerendered(f"{n}")) for n in range(3) for c in range(chats)),
+        *(text_to(100 + c, f"{n}") for n in range(3) for c in range(chats)),
         now=clock.now(),
     )
     start = clock.now()
@@ -272,6 +272,11 @@ def make_sender(
     )
 
 
+def text_to(chat_id: int, text: str) -> Outgoing:
+    """A message of finished text (as a supervisor's view is) to ``chat_id``."""
+    return Outgoing(chat_id, Prerendered(text))
+
+
 def rows(engine: Engine) -> list[OutboxMessage]:
     with Session(engine) as session:
         return list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))))
@@ -282,8 +287,8 @@ async def test_429_waits_exactly_retry_after_and_does_not_stall_other_chats(
 ) -> None:
     put(
         engine,
-        Outgoing(1, Prerendered("to the busy chat")),
-        Outgoing(2, Prerendered("to another chat")),
+        text_to(1, "to the busy chat"),
+        text_to(2, "to another chat"),
         now=clock.now(),
     )
     telegram.fail_next(
@@ -309,7 +314,7 @@ async def test_429_waits_exactly_retry_after_and_does_not_stall_other_chats(
 async def test_server_errors_and_timeouts_are_retried_with_backoff(
     engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
 ) -> None:
-    put(engine, Outgoing(1, Prerendered("hello")), now=clock.now())
+    put(engine, text_to(1, "hello"), now=clock.now())
     telegram.fail_next("sendMessage", 502, "Bad Gateway")
     telegram.fail_next("sendMessage", 500, "Internal Server Error")
     await sender.drain()
@@ -330,7 +335,7 @@ async def test_server_errors_and_timeouts_are_retried_with_backoff(
 async def test_a_message_older_than_a_day_is_given_up(
     engine: Engine, clock: FakeClock, sender: Sender, telegram: RecordingRequest
 ) -> None:
-    put(engine, Outgoing(1, Prerendered("hello")), now=clock.now())
+    put(engine, text_to(1, "hello"), now=clock.now())
     clock.advance(25 * 3600)
     telegram.fail_next("sendMessage", 502, "Bad Gateway")
     await sender.drain()
@@ -486,7 +491,7 @@ async def test_a_running_sender_records_every_outcome_of_deliveries_that_overlap
     in_thread: bool,
 ) -> None:
     chats = range(100, 140)
-    put(engine, *(Outgoing(chat, Prerendered(f"hello {chat}")) for chat in chats), now=clock.now())
+    put(engine, *(text_to(chat, f"hello {chat}") for chat in chats), now=clock.now())
     telegram.fail_next("sendMessage", 500, "Internal Server Error", chat_id=105)
     telegram.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=106)
     sender = make_sender(sender.api, engine, env, clock, database_in_thread=in_thread)
@@ -523,8 +528,8 @@ async def test_a_chats_next_message_leaves_once_the_one_before_is_recorded_not_a
 ) -> None:
     put(
         engine,
-        *(Outgoing(7, Prerendered(f"part {n}")) for n in range(1, 4)),
-        Outgoing(8, Prerendered("other")),
+        *(text_to(7, f"part {n}") for n in range(1, 4)),
+        text_to(8, "other"),
         now=clock.now(),
     )
     patient = make_sender(
@@ -546,7 +551,7 @@ async def test_a_message_left_for_its_chats_pacing_leaves_on_time_not_at_the_nex
     engine: Engine, env: Env, sender: Sender, telegram: RecordingRequest
 ) -> None:
     clock = SystemClock()
-    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(1, 4)), now=clock.now())
+    put(engine, *(text_to(7, f"card {n}") for n in range(1, 4)), now=clock.now())
     paced = make_sender(
         sender.api,
         engine,
@@ -653,7 +658,7 @@ async def test_a_send_delayed_by_the_network_does_not_let_the_chats_next_ones_ca
     are paced from when it arrived, not from when it was planned, so they do not catch up
     and four arrive inside one second."""
     telegram = TimedRequest(clock, late=1, seconds=2.0)
-    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(8)), now=clock.now())
+    put(engine, *(text_to(7, f"card {n}") for n in range(8)), now=clock.now())
     sender = make_sender(await timed_bot(telegram), engine, env, clock, rates=Rates())
 
     await send_everything(sender, engine, clock)
@@ -668,7 +673,7 @@ async def test_a_message_taken_over_from_a_killed_sender_counts_its_lost_send(
     """The killed instance sent a card late, then died before recording it; the restarted one
     sends it again, and paces the chat as if the lost send had just happened."""
     telegram = TimedRequest(clock)
-    put(engine, *(Outgoing(7, Prerendered(f"card {n}")) for n in range(4)), now=clock.now())
+    put(engine, *(text_to(7, f"card {n}") for n in range(4)), now=clock.now())
     with session_factory(engine)() as session:
         assert len(outbox.claim(session, owner="killed", now=clock.now(), rates=Rates()).rows)
         session.commit()
@@ -690,7 +695,7 @@ async def test_a_senders_heartbeat_keeps_the_lease_of_a_send_under_way(
 ) -> None:
     telegram = TimedRequest(clock)
     telegram.gate.clear()  # the send hangs on the network
-    put(engine, Outgoing(1, Prerendered("slow to leave")), now=clock.now())
+    put(engine, text_to(1, "slow to leave"), now=clock.now())
     sender = make_sender(await timed_bot(telegram), engine, env, clock, poll_interval=60)
     running = asyncio.create_task(sender.run())
     try:
@@ -735,7 +740,7 @@ def test_instances_pacing_a_new_chat_at_once_keep_the_later_time(
 async def test_a_502_html_page_is_one_warning_and_the_message_is_retried(
     engine: Engine, env: Env, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    put(engine, Outgoing(1, Prerendered("hello")), now=clock.now())
+    put(engine, text_to(1, "hello"), now=clock.now())
     async with FakeBotAPI(token="123456:TEST") as fake:
         request = AiohttpRequest(4)
         bot = Bot("123456:TEST", base_url=fake.base_url, request=request)
@@ -761,8 +766,8 @@ async def test_a_refused_chat_becomes_telegrams_kicked_update_in_the_intake(
 ) -> None:
     put(
         engine,
-        Outgoing(5003, Prerendered("hello")),
-        Outgoing(5003, Prerendered("again")),
+        text_to(5003, "hello"),
+        text_to(5003, "again"),
         now=clock.now(),
     )
     telegram.fail_next("sendMessage", 400, "Bad Request: chat not found", chat_id=5003)
