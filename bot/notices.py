@@ -262,6 +262,13 @@ class ReopenedForGuest(Notice):
     department: str
 
 
+class Courtesy(Notice):
+    """A guest's thanks, greeting, "ok" or emoji, answered in kind without a request
+    (``said``: a ``bot.smalltalk.SmallTalk`` value)."""
+
+    said: str
+
+
 class SlowDown(Notice):
     """A guest sends more messages than the per-minute limit."""
 

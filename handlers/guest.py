@@ -10,6 +10,7 @@ from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot.buttons import Cancel, FollowUpAnswer, Forget, PickDepartment, Rate
 from bot.deps import ConciergeContext
+from bot.notices import Unsupported
 from bot.services import followups, guests, privacy, requests
 from bot.services.requests import Content
 from handlers.buttons import ButtonCallback, Buttons
@@ -62,6 +63,15 @@ async def on_message(update: Update, context: ConciergeContext) -> None:
     assert message is not None
     known = context.actor.guest if context.actor is not None else None
     await for_sender(update, context, requests.submit, content=content_of(message), known=known)
+
+
+async def on_sticker(update: Update, context: ConciergeContext) -> None:
+    """Answer a guest's sticker in kind; staff get the usual answer to unsupported content."""
+    if context.actor is not None and context.actor.staff is not None:
+        await reply(update, context, Unsupported())
+        return
+    known = context.actor.guest if context.actor is not None else None
+    await for_sender(update, context, requests.sticker, known=known)
 
 
 async def list_requests(update: Update, context: ConciergeContext) -> None:
@@ -157,6 +167,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], buttons: Bu
             CommandHandler("room", room, filters=PRIVATE),
             CommandHandler("forgetme", forget_me, filters=PRIVATE),
             MessageHandler(PRIVATE & filters.UpdateType.MESSAGE & REQUEST_CONTENT, on_message),
+            MessageHandler(PRIVATE & filters.UpdateType.MESSAGE & filters.Sticker.ALL, on_sticker),
         ]
     )
     buttons.on(Forget, on_forget)

@@ -15,7 +15,7 @@ from bot.clock import FakeClock
 from bot.config import HotelConfig
 from bot.db import make_engine
 from bot.i18n import I18n
-from bot.models import Event, EventKind, Guest, Role, Staff
+from bot.models import Event, EventKind, Guest, Request, Role, Staff
 from bot.services import errors
 from bot.services import staff as staff_service
 from bot.texts import guest as guest_texts
@@ -120,24 +120,60 @@ async def test_stale_and_foreign_buttons_get_an_alert(bot: Bot, staffed: None) -
 
 
 async def test_unsupported_content_and_unknown_command(bot: Bot) -> None:
-    await bot.say(
-        GUEST,
-        None,
-        sticker={
-            "file_id": "S",
-            "file_unique_id": "S",
-            "type": "regular",
-            "width": 512,
-            "height": 512,
-            "is_animated": False,
-            "is_video": False,
-        },
-    )
+    await bot.say(GUEST, None, contact={"phone_number": "+390612345678", "first_name": "Anna"})
     assert bot.telegram.texts(GUEST)[-1].startswith("Sorry, I cannot handle this kind of message.")
     await bot.say(GUEST, "/frobnicate")
     assert bot.telegram.texts(GUEST)[-1].startswith(
         "I do not know that command.\n\nJust write what you need"
     )
+
+
+STICKER = {
+    "file_id": "S",
+    "file_unique_id": "S",
+    "type": "regular",
+    "width": 512,
+    "height": 512,
+    "is_animated": False,
+    "is_video": False,
+    "emoji": "👍",
+}
+
+
+async def test_thanks_greetings_ok_and_stickers_are_answered_in_kind_not_requests(
+    bot: Bot, desk: Desk, staffed: None
+) -> None:
+    await bot.say(GUEST, "/start room-412")
+    await bot.say(GUEST, "Two towels please")
+    assert bot.telegram.texts(GUEST)[-1].startswith("Request #1 received")
+    to_staff = [len(bot.telegram.texts(who)) for who in (MARIA, LUCA, SOFIA)]
+
+    await bot.say(GUEST, "Thank you!")
+    assert bot.telegram.texts(GUEST)[-1] == (
+        "You're very welcome! If you need anything else, just write to me."
+    )
+    await bot.say(GUEST, "ok 👍")
+    assert bot.telegram.texts(GUEST)[-1] == "Noted. I'm here whenever you need anything."
+    await bot.say(GUEST, "Good morning")
+    assert bot.telegram.texts(GUEST)[-1] == "Hello! How can I help? Just write what you need."
+    await bot.say(GUEST, None, sticker=STICKER)
+    assert bot.telegram.texts(GUEST)[-1] == "Noted. I'm here whenever you need anything."
+    await bot.say(5002, "Danke schön!", language_code="de")
+    assert bot.telegram.texts(5002) == [
+        "Sehr gern geschehen! Wenn Sie noch etwas brauchen, schreiben Sie mir einfach."
+    ]
+    # Only the guests were answered: no staff card, no new request.
+    assert [len(bot.telegram.texts(who)) for who in (MARIA, LUCA, SOFIA)] == to_staff
+    assert desk.read(lambda s: len(s.exec(select(Request)).all())) == 1
+
+    # Courtesy around a need is the need.
+    await bot.say(GUEST, "ok, but the TV is still broken")
+    assert bot.telegram.texts(GUEST)[-1].startswith("Request #2 received")
+
+
+async def test_staff_sticker_is_unsupported_content(bot: Bot, staffed: None) -> None:
+    await bot.say(MARIA, None, sticker=STICKER)
+    assert bot.telegram.texts(MARIA)[-1].startswith("Mi dispiace, non posso gestire")
 
 
 async def test_photo_voice_and_location_are_requests(bot: Bot, staffed: None) -> None:

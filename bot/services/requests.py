@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, func, insert
 from sqlmodel import Session, col, select
 
-from bot import lifecycle
+from bot import lifecycle, smalltalk
 from bot.lifecycle import Action
 from bot.models import (
     ACTIVE_STATUSES,
@@ -26,6 +26,7 @@ from bot.notices import (
     CancelledForGuest,
     CardButtons,
     CardStatus,
+    Courtesy,
     DepartmentPicked,
     DoneForGuest,
     GuestRequests,
@@ -90,7 +91,8 @@ def submit(
 ) -> Request | None:
     """Store a guest's message as a request, offer it, and acknowledge it at once.
 
-    Returns None when the message was the room number the bot had asked for. ``known``: the
+    Returns None when the message was the room number the bot had asked for, or courtesy
+    (thanks, a greeting, "ok", emoji: ``bot.smalltalk``), which is answered in kind. ``known``: the
     guest as already read in this session, if they were.
     """
     guest = guests.ensure(session, env, person, now, known=known)
@@ -102,6 +104,10 @@ def submit(
             guest.room = room
             tell(out, guest, RoomSaved(room))
             return None
+    said = smalltalk.classify(content.text) if content.media_kind is None else None
+    if said is not None:  # thanks, a greeting, "ok": answered in kind, not a request
+        tell(out, guest, Courtesy(said.value))
+        return None
     if _too_fast(session, out, env, guest, now):
         return None
     matched = match_department(env.hotel, content.text, guest.language)
@@ -154,6 +160,20 @@ _RECENT_REQUESTS = (
         col(Request.created_at) > bindparam("since"),
     )
 )
+
+
+def sticker(
+    session: Session,
+    out: Outbox,
+    env: Env,
+    *,
+    person: Person,
+    now: datetime,
+    known: Guest | None = None,
+) -> None:
+    """A guest's sticker (a 👍, a smile) is courtesy: answered in kind, never a request."""
+    guest = guests.ensure(session, env, person, now, known=known)
+    tell(out, guest, Courtesy(smalltalk.SmallTalk.EMOJI.value))
 
 
 def _too_fast(session: Session, out: Outbox, env: Env, guest: Guest, now: datetime) -> bool:

@@ -10,6 +10,7 @@ from bot.notices import (
     AcceptedForGuest,
     AskRoom,
     CancelledForGuest,
+    Courtesy,
     DepartmentPicked,
     DoneForGuest,
     FollowupQuestion,
@@ -224,6 +225,18 @@ def _reopened(notice: ReopenedForGuest, t: Translator, hotel: HotelConfig) -> st
         "I am sorry. Request #{number} is open again and back with {department} as a "
         "priority, and the duty manager has been told."
     ).format(number=notice.request_id, department=department(hotel, t, notice.department))
+
+
+_COURTESY = {
+    "thanks": noop("You're very welcome! If you need anything else, just write to me."),
+    "greeting": noop("Hello! How can I help? Just write what you need."),
+}
+_NOTED = noop("Noted. I'm here whenever you need anything.")
+
+
+@says(Courtesy)
+def _courtesy(notice: Courtesy, t: Translator, _hotel: HotelConfig) -> str:
+    return t.gettext(_COURTESY.get(notice.said, _NOTED))
 
 
 @says(SlowDown)
