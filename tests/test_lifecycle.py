@@ -235,17 +235,19 @@ def test_moves_set_what_the_new_state_means(people: tuple[Session, Hotel]) -> No
     session.rollback()
 
 
-def _behind_its_back(engine: Engine, request_id: int, **values: object) -> None:
-    """Another instance changes the request after this one read it."""
+def _raced(engine: Engine, session: Session, hotel: Hotel, read: S, **behind: object) -> Request:
+    """A request this instance has read in ``read``, which another instance then changed
+    behind its back (``behind``: the columns it wrote)."""
+    request = _request_in(session, hotel, read)
+    session.commit()  # this instance has read it
     with engine.begin() as connection:
-        connection.execute(update(Request).where(col(Request.id) == request_id).values(**values))
+        connection.execute(update(Request).where(col(Request.id) == request.id).values(**behind))
+    return request
 
 
 def test_of_two_accepts_only_the_first_wins(engine: Engine, people: tuple[Session, Hotel]) -> None:
     session, hotel = people
-    request = _request_in(session, hotel, S.OPEN)
-    session.commit()  # this instance has read it open
-    _behind_its_back(engine, request.id, status=S.ACCEPTED, assignee_id=hotel.luca.id)  # type: ignore[arg-type]
+    request = _raced(engine, session, hotel, S.OPEN, status=S.ACCEPTED, assignee_id=hotel.luca.id)
 
     with pytest.raises(errors.AlreadyTaken) as taken:
         lifecycle.move(session, request, A.ACCEPT, by=hotel.sofia, now=START)
@@ -259,9 +261,7 @@ def test_a_cancel_still_wins_over_an_accept_that_came_first(
     engine: Engine, people: tuple[Session, Hotel]
 ) -> None:
     session, hotel = people
-    request = _request_in(session, hotel, S.OPEN)
-    session.commit()
-    _behind_its_back(engine, request.id, status=S.ACCEPTED, assignee_id=hotel.luca.id)  # type: ignore[arg-type]
+    request = _raced(engine, session, hotel, S.OPEN, status=S.ACCEPTED, assignee_id=hotel.luca.id)
 
     lifecycle.move(session, request, A.CANCEL, by=hotel.anna, now=START)
     assert _stored(session, request) == (S.CANCELLED, ["cancelled"])
@@ -273,9 +273,7 @@ def test_a_release_after_the_request_moved_on_is_stale(
     engine: Engine, people: tuple[Session, Hotel]
 ) -> None:
     session, hotel = people
-    request = _request_in(session, hotel, S.ACCEPTED)
-    session.commit()
-    _behind_its_back(engine, request.id, status=S.CANCELLED)  # type: ignore[arg-type]
+    request = _raced(engine, session, hotel, S.ACCEPTED, status=S.CANCELLED)
 
     with pytest.raises(errors.StaleAction) as stale:
         lifecycle.move(session, request, A.RELEASE, by=hotel.maria, now=START)
