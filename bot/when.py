@@ -5,8 +5,8 @@ in their inflections, dates — but misreads the times guests actually write: a 
 ("tomorrow at 6" comes back as the current time, scrapinghub/dateparser#1080), "18 Uhr",
 "a las 3" (#1159), "7 утра", "в 3 дня" (read as *in 3 days*), "stasera alle 9", "venerdì
 alle 8" (read as August). So a small normaliser, driven by one table per language
-(``LANGUAGES``), reads the time of day itself and rewrites it as ``HH:MM`` — a form dateparser
-reads right in every language — and rewrites the few day phrases it misreads ("day after
+(``bot/when_languages.toml``, read into ``LANGUAGES``), reads the time of day itself and
+rewrites it as ``HH:MM`` — a form dateparser reads right in every language — and rewrites the few day phrases it misreads ("day after
 tomorrow", "dopodomani", "pasado mañana") into ones it reads right. dateparser then finds the
 day around that time. The rules that follow are ours:
 
@@ -35,11 +35,13 @@ about 0.27 s); ``warm_up`` does that for the hotel's languages at start-up inste
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from functools import cache
+from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -133,253 +135,24 @@ class Language:
     date_order: str = "DMY"
 
 
-_M, _A, _E, _N = Part.MORNING, Part.AFTERNOON, Part.EVENING, Part.NIGHT
+def _language(code: str, table: dict[str, Any]) -> Language:
+    """One language's table of ``when_languages.toml`` as a ``Language``."""
+    values = dict(table)
+    values["after_hour"] = {k: Part(v) for k, v in values.get("after_hour", {}).items()}
+    values["day_parts"] = tuple(
+        DayPart(p["pattern"], Part(p["part"]), p.get("day", ""), p.get("ignore", False))
+        for p in values.get("day_parts", ())
+    )
+    needs = values.pop("after_hour_needs_preposition", ())
+    return Language(code=code, after_hour_needs_preposition=frozenset(needs), **values)
 
 
-def _numbers(pairs: str) -> dict[str, int]:
-    """Number words from ``"one=1, two=2"``."""
-    return {word: int(n) for word, n in (pair.split("=") for pair in pairs.split(", "))}
-
-
+# The tables are data: bot/when_languages.toml, one table a language.
 LANGUAGES: dict[str, Language] = {
-    "en": Language(
-        code="en",
-        date_order="MDY",
-        prepositions=r"at|around|by|@",
-        hour_words=r"o'?clock",
-        counted=r"rooms?|people|persons?|guests?|adults?|kids?|children|towels?|pillows?|beds?"
-        r"|nights?|days?|weeks?|minutes?|mins?|hours?|floor|pieces?|bottles?|euros?|dollars?|%",
-        after_hour={
-            r"in the morning": _M,
-            r"in the afternoon": _A,
-            r"in the evening": _E,
-            r"at night": _N,
-        },
-        past_hour={},
-        day_parts=(
-            DayPart(r"tomorrow morning", _M, "tomorrow"),
-            DayPart(r"tomorrow afternoon", _A, "tomorrow"),
-            DayPart(r"tomorrow (?:evening|night)", _E, "tomorrow"),
-            DayPart(r"tonight|this evening", _E, "today"),
-            DayPart(r"this morning", _M, "today"),
-            DayPart(r"this afternoon", _A, "today"),
-            DayPart(r"in the morning", _M),
-            DayPart(r"in the afternoon", _A),
-            DayPart(r"in the evening", _E),
-            DayPart(r"at night", _N),
-        ),
-        within=r"in",
-        minutes=r"minutes?|mins?",
-        hours=r"hours?|hrs?",
-        numbers=_numbers(
-            "a=1, an=1, one=1, two=2, three=3, four=4, five=5, six=6, seven=7, eight=8, "
-            "nine=9, ten=10, eleven=11, twelve=12, fifteen=15, twenty=20, thirty=30, "
-            "forty=40, forty-five=45, a couple of=2, couple of=2"
-        ),
-        half_hour=r"half an hour|half hour|a half hour",
-        noon=r"noon|midday",
-        midnight=r"midnight",
-        months=r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec",
-        days=r"today|tomorrow|2 days|(?:mon|tues|wednes|thurs|fri|satur|sun)day",
-        rewrites={r"(?:the )?day after tomorrow": "in 2 days", r"tmrw|tmr|tomorow": "tomorrow"},
-    ),
-    "it": Language(
-        code="it",
-        prepositions=r"alle(?: ore)?|verso le|per le|entro le|dalle|ore",
-        hour_words=r"h",
-        counted=r"camer[ae]|stanz[ae]|person[ae]|ospiti|asciugamani|cuscini|lett[oi]|nott[ei]"
-        r"|giorni|minuti|ore|piano|pezzi|bottiglie|euro|%",
-        after_hour={
-            r"di mattina|del mattino|della mattina": _M,
-            r"del pomeriggio|di pomeriggio": _A,
-            r"di sera|della sera": _E,
-            r"di notte|della notte": _N,
-        },
-        past_hour={r"e mezz[ao]": 30, r"e un quarto|e quarto": 15, r"meno un quarto": -15},
-        day_parts=(
-            DayPart(r"domani mattina|domattina|domani di mattina", _M, "domani"),
-            DayPart(r"domani pomeriggio", _A, "domani"),
-            DayPart(r"domani sera", _E, "domani"),
-            DayPart(r"stasera|questa sera", _E, "oggi"),
-            DayPart(r"stamattina|stamani|questa mattina", _M, "oggi"),
-            DayPart(r"oggi pomeriggio|questo pomeriggio", _A, "oggi"),
-            DayPart(r"di mattina|la mattina", _M),
-            DayPart(r"di pomeriggio|nel pomeriggio", _A),
-            DayPart(r"di sera|la sera", _E),
-            DayPart(r"di notte", _N),
-        ),
-        within=r"tra|fra",
-        minutes=r"minut[oi]|min",
-        hours=r"or[ae]",
-        numbers=_numbers(
-            "un=1, un'=1, una=1, uno=1, due=2, tre=3, quattro=4, cinque=5, sei=6, sette=7, "
-            "otto=8, nove=9, dieci=10, undici=11, dodici=12, quindici=15, venti=20, "
-            "trenta=30, quaranta=40, un paio di=2"
-        ),
-        half_hour=r"mezz'ora|mezzora|mezza ora",
-        noon=r"mezzogiorno|mezzodì",
-        midnight=r"mezzanotte",
-        months=r"genn|febbr|marz|april|magg|giugn|lugl|agost|sett|ottobr|novembr|dicembr",
-        days=r"oggi|domani|2 giorni|luned|marted|mercoled|gioved|venerd|sabato|domenica",
-        rewrites={r"dopodomani|dopo domani": "tra 2 giorni"},
-    ),
-    "ru": Language(
-        code="ru",
-        prepositions=r"в|во|к|около|ровно в|часов в|часа в",
-        hour_words=r"час(?:а|ов)?|ч\.?",
-        counted=r"номер\w*|комнат\w*|челове\w*|гост\w*|полотен\w*|подуш\w*|кроват\w*|ноч(?:ь|и|ей)"
-        r"|дн(?:я|ей)|минут\w*|этаж\w*|штук\w*|бутыл\w*|евро|руб\w*|%",
-        after_hour={r"утра": _M, r"дня": _A, r"вечера": _E, r"ночи": _N},
-        after_hour_needs_preposition=frozenset({"дня", "ночи"}),
-        past_hour={r"с половиной": 30},
-        day_parts=(
-            DayPart(r"завтра утром|утром завтра", _M, "завтра"),
-            DayPart(r"завтра дн[её]м", _A, "завтра"),
-            DayPart(r"завтра вечером|вечером завтра", _E, "завтра"),
-            DayPart(r"сегодня вечером|вечером сегодня", _E, "сегодня"),
-            DayPart(r"сегодня утром|утром сегодня", _M, "сегодня"),
-            DayPart(r"сегодня дн[её]м", _A, "сегодня"),
-            DayPart(r"утром", _M),
-            DayPart(r"дн[её]м", _A),
-            DayPart(r"вечером", _E),
-            DayPart(r"ночью", _N),
-        ),
-        within=r"через",
-        minutes=r"минут[уы]?|мин\.?",
-        hours=r"час(?:а|ов)?",
-        numbers=_numbers(
-            "один=1, одну=1, одна=1, два=2, две=2, три=3, четыре=4, пять=5, шесть=6, "
-            "семь=7, восемь=8, девять=9, десять=10, одиннадцать=11, двенадцать=12, "
-            "пятнадцать=15, двадцать=20, тридцать=30, сорок=40, пару=2, пара=2"
-        ),
-        half_hour=r"полчаса|пол часа",
-        noon=r"полдень",
-        midnight=r"полночь",
-        months=r"январ|феврал|март|апрел|ма[яй]|июн|июл|август|сентябр|октябр|ноябр|декабр",
-        days=r"сегодня|завтра|послезавтра|понедельник|вторник|сред[уа]|четверг|пятниц[уа]"
-        r"|суббот[уа]|воскресень[ея]",
-        bare_unit=True,
-    ),
-    "es": Language(
-        code="es",
-        prepositions=r"a las|a la|sobre las|hacia las|para las|antes de las|desde las",
-        hour_words=r"h|horas",
-        counted=r"habitaci\w*|cuartos?|personas?|hu[eé]spedes|toallas?|almohadas?|camas?|noches"
-        r"|d[ií]as|minutos|pisos?|piezas?|botellas?|euros?|%",
-        after_hour={
-            r"de la mañana|de la madrugada": _M,
-            r"de la tarde": _A,
-            r"de la noche": _E,
-        },
-        past_hour={r"y media": 30, r"y cuarto": 15, r"menos cuarto": -15},
-        day_parts=(
-            DayPart(r"mañana por la mañana|mañana temprano", _M, "mañana"),
-            DayPart(r"mañana por la tarde|mañana a la tarde", _A, "mañana"),
-            DayPart(r"mañana por la noche|mañana a la noche", _E, "mañana"),
-            DayPart(r"esta noche", _E, "hoy"),
-            DayPart(r"esta tarde", _A, "hoy"),
-            DayPart(r"esta mañana", _M, "hoy"),
-            DayPart(r"por la mañana", _M),
-            DayPart(r"por la tarde", _A),
-            DayPart(r"por la noche", _E),
-        ),
-        within=r"en|dentro de",
-        minutes=r"minutos?|min",
-        hours=r"horas?",
-        numbers=_numbers(
-            "un=1, una=1, uno=1, dos=2, tres=3, cuatro=4, cinco=5, seis=6, siete=7, "
-            "ocho=8, nueve=9, diez=10, once=11, doce=12, quince=15, veinte=20, treinta=30, "
-            "cuarenta=40, un par de=2"
-        ),
-        half_hour=r"media hora",
-        noon=r"mediod[ií]a",
-        midnight=r"medianoche",
-        months=r"ener|febrer|marz|abril|may|juni|juli|agost|septiem|setiem|octubr|noviem|diciem",
-        days=r"hoy|mañana|2 días|lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo",
-        rewrites={r"pasado mañana": "en 2 días"},
-    ),
-    "fr": Language(
-        code="fr",
-        prepositions=r"à|a|vers|pour|avant|dès|des",
-        hour_words=r"h|heures?",
-        counted=r"chambres?|personnes?|lits?|serviettes?|oreillers?|nuits?|jours?|minutes?"
-        r"|étages?|pièces?|bouteilles?|euros?|%",
-        after_hour={
-            r"du matin": _M,
-            r"de l'après-midi|de l'apres-midi|de l’après-midi": _A,
-            r"du soir": _E,
-            r"de la nuit": _N,
-        },
-        past_hour={r"et demie?": 30, r"et quart": 15, r"moins le quart|moins quart": -15},
-        day_parts=(
-            DayPart(r"demain matin", _M, "demain"),
-            DayPart(r"demain après-midi|demain apres-midi", _A, "demain"),
-            DayPart(r"demain soir", _E, "demain"),
-            DayPart(r"ce soir", _E, "aujourd'hui"),
-            DayPart(r"ce matin", _M, "aujourd'hui"),
-            DayPart(r"cet après-midi|cet apres-midi", _A, "aujourd'hui"),
-            DayPart(r"le matin", _M),
-            DayPart(r"l'après-midi|l'apres-midi", _A),
-            DayPart(r"le soir", _E),
-            DayPart(r"la nuit", _N),
-        ),
-        within=r"dans",
-        minutes=r"minutes?|min",
-        hours=r"heures?|h",
-        numbers=_numbers(
-            "un=1, une=1, deux=2, trois=3, quatre=4, cinq=5, six=6, sept=7, huit=8, "
-            "neuf=9, dix=10, onze=11, douze=12, quinze=15, vingt=20, trente=30, "
-            "quarante=40"
-        ),
-        half_hour=r"une demi-heure|une demi heure|une demie heure",
-        noon=r"midi",
-        midnight=r"minuit",
-        months=r"janv|févr|fevr|mars|avril|mai|juin|juil|août|aout|sept|octo|nove|déce|dece",
-        days=r"aujourd'hui|après-demain|demain|lundi|mardi|mercredi|jeudi|vendredi|samedi"
-        r"|dimanche",
-    ),
-    "de": Language(
-        code="de",
-        prepositions=r"um|gegen|bis|ab|so um|so gegen",
-        hour_words=r"uhr|h",
-        counted=r"zimmer|personen|leute|gäste|handtücher|kissen|betten?|nächte|nacht|tage?"
-        r"|minuten|stunden|stock|etage|stück|flaschen?|euro|%",
-        after_hour={
-            r"morgens|früh|vormittags": _M,
-            r"nachmittags|mittags": _A,
-            r"abends": _E,
-            r"nachts": _N,
-        },
-        past_hour={},
-        day_parts=(
-            DayPart(r"morgen früh|morgen frueh|morgen vormittag", _M, "morgen"),
-            DayPart(r"morgen nachmittag", _A, "morgen"),
-            DayPart(r"morgen abend", _E, "morgen"),
-            DayPart(r"heute abend", _E, "heute"),
-            DayPart(r"heute morgen|heute früh|heute vormittag", _M, "heute"),
-            DayPart(r"heute nachmittag", _A, "heute"),
-            # Not tomorrow: a greeting (dateparser reads "Morgen" as tomorrow).
-            DayPart(r"guten morgen", _M, ignore=True),
-            DayPart(r"morgens|vormittags", _M),
-            DayPart(r"nachmittags", _A),
-            DayPart(r"abends", _E),
-            DayPart(r"nachts", _N),
-        ),
-        within=r"in",
-        minutes=r"minuten?|min\.?",
-        hours=r"stunden?",
-        numbers=_numbers(
-            "ein=1, eine=1, einer=1, zwei=2, drei=3, vier=4, fünf=5, sechs=6, sieben=7, "
-            "acht=8, neun=9, zehn=10, elf=11, zwölf=12, fünfzehn=15, zwanzig=20, "
-            "dreißig=30, vierzig=40, ein paar=2"
-        ),
-        half_hour=r"einer halben stunde|eine halbe stunde",
-        noon=r"mittag",
-        midnight=r"mitternacht",
-        months=r"jan|feb|märz|maerz|apr|mai|jun|jul|aug|sep|okt|nov|dez",
-        days=r"heute|übermorgen|morgen|montag|dienstag|mittwoch|donnerstag|freitag|samstag"
-        r"|sonntag",
-    ),
+    code: _language(code, table)
+    for code, table in tomllib.loads(
+        resources.files("bot").joinpath("when_languages.toml").read_text(encoding="utf-8")
+    ).items()
 }
 
 
@@ -693,7 +466,11 @@ def _find(text: str, lang: Language, now: datetime, tz: ZoneInfo) -> Found | Non
     if day is not None and day_new is not None:
         day_old = _old_span(segments, *day_new)
         span = (min(span[0], day_old[0]), max(span[1], day_old[1]))
-        tonight = day_part is not None and bool(day_part.day) and day_part.part in (_E, _N)
+        tonight = (
+            day_part is not None
+            and bool(day_part.day)
+            and day_part.part in (Part.EVENING, Part.NIGHT)
+        )
         if tonight and hour < 6:
             day += timedelta(days=1)  # "tonight at 1" is after midnight
     explicit = day is not None
