@@ -6,9 +6,9 @@ in their inflections, dates — but misreads the times guests actually write: a 
 "a las 3" (#1159), "7 утра", "в 3 дня" (read as *in 3 days*), "stasera alle 9", "venerdì
 alle 8" (read as August). So a small normaliser, driven by one table per language
 (``bot/when_languages.toml``, read into ``LANGUAGES``), reads the time of day itself and
-rewrites it as ``HH:MM`` — a form dateparser reads right in every language — and rewrites the few day phrases it misreads ("day after
-tomorrow", "dopodomani", "pasado mañana") into ones it reads right. dateparser then finds the
-day around that time. The rules that follow are ours:
+rewrites it as ``HH:MM`` — a form dateparser reads right in every language — and rewrites
+the few day phrases it misreads ("day after tomorrow", "dopodomani", "pasado mañana") into
+ones it reads right. dateparser then finds the day around that time. The rules that follow are ours:
 
 - a message needs a time of day (written, or a part of the day with a usual hour: "tonight"
   is 20:00, ``time_explicit`` false); a day alone ("tomorrow") is not a time;
