@@ -362,6 +362,119 @@ def qr(
     )
 
 
+PeriodOption = Annotated[
+    str | None,
+    typer.Option(
+        "--period",
+        help="month (default), week, today, yesterday, YYYY-MM or YYYY-MM-DD, in the hotel's zone.",
+    ),
+]
+LanguageOption = Annotated[
+    str | None,
+    typer.Option("--language", help="The reader's language code; default the hotel's."),
+]
+
+
+def _reader(hotel: HotelConfig, language: str | None) -> str:
+    code = language or hotel.hotel.default_language
+    if code not in hotel.hotel.languages:
+        fail(
+            "unknown language {!r}; the hotel offers: {}".format(
+                code, ", ".join(hotel.hotel.languages)
+            )
+        )
+    return code
+
+
+@app.command()
+def report(
+    period: PeriodOption = None,
+    chart: Annotated[
+        Path | None, typer.Option("--chart", help="Also write the period's chart as a PNG here.")
+    ] = None,
+    language: LanguageOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print a period's figures as /report shows them; optionally write its chart."""
+    from bot import exports
+    from bot.i18n import I18n
+    from bot.services.common import Env
+    from bot.services.reports import BadPeriod, read_only
+
+    settings = DatabaseSettings()
+    hotel = _hotel(config or settings.config_path)
+    code = _reader(hotel, language)
+    env = Env(hotel=hotel, i18n=I18n(hotel.hotel.default_language, hotel.hotel.languages))
+    try:
+        chosen = exports.period_of(env, period, _now())
+    except BadPeriod as exc:
+        fail(f"--period {exc}: use month, week, today, yesterday, YYYY-MM or YYYY-MM-DD")
+    engine = _database(settings.database_url)
+    sessions = session_factory(engine)
+    text = read_only(sessions, lambda s: exports.report_text(s, env, period=chosen, language=code))
+    typer.echo(text)
+    if chart is not None:
+        from bot import charts
+
+        title = exports.period_label(env.t(code), chosen)
+        image = read_only(
+            sessions,
+            lambda s: charts.period_chart(s, env, period=chosen, title=title, language=code),
+        )
+        try:
+            chart.write_bytes(image)
+        except OSError as exc:
+            fail(f"cannot write {chart}: {exc.strerror}")
+        typer.echo(f"wrote the chart to {chart}", err=True)
+
+
+@app.command()
+def export(
+    out: Annotated[
+        Path, typer.Option("--out", help="The file to write: a .zip of CSV files, or a .xlsx.")
+    ],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="csv (a zip with one CSV file per table) or xlsx (a sheet each)."
+        ),
+    ] = "xlsx",
+    period: PeriodOption = None,
+    language: LanguageOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write a period's requests, timelines and follow-ups as CSV or XLSX."""
+    from bot import exports
+    from bot.i18n import I18n
+    from bot.services.common import Env
+    from bot.services.reports import BadPeriod, read_only
+
+    try:
+        chosen = exports.Format(fmt.strip().lower())
+    except ValueError:
+        fail(f"--format {fmt!r}: use csv or xlsx")
+    settings = DatabaseSettings()
+    hotel = _hotel(config or settings.config_path)
+    code = _reader(hotel, language)
+    env = Env(hotel=hotel, i18n=I18n(hotel.hotel.default_language, hotel.hotel.languages))
+    try:
+        scope = exports.scope(env, period_spec=period, language=code, now=_now())
+    except BadPeriod as exc:
+        fail(f"--period {exc}: use month, week, today, yesterday, YYYY-MM or YYYY-MM-DD")
+    engine = _database(settings.database_url)
+    try:
+        target = out.open("wb")
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror}")
+    with target:
+        counts = read_only(
+            session_factory(engine), lambda s: exports.export(s, scope, chosen, target)
+        )
+    typer.echo(
+        "wrote {} to {}".format(", ".join(f"{rows} {key}" for key, rows in counts.items()), out)
+    )
+
+
 def _bot_username(settings: Settings) -> str:
     """The bot's username as Telegram's getMe gives it."""
     from bot.app import check_telegram
