@@ -32,9 +32,9 @@ from bot.i18n import Translator
 from bot.i18n import noop as _  # marks the headers for extraction; translated when written
 from bot.models import ActorKind, Event, FollowUp, FollowUpStatus, Guest, Request, Staff
 from bot.services.common import Env
+from bot.services.reports import Period, PeriodKind, parse_period, period_figures
 from bot.texts import common as common_texts
 from bot.texts import supervisor as supervisor_texts
-from bot.services.reports import Period, PeriodKind, parse_period, period_figures
 
 # Rows fetched from the database at a time (a server-side cursor's batch on PostgreSQL).
 YIELD_PER = 2_000
