@@ -15,20 +15,19 @@ import math
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Integer, cast, func, literal_column
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from bot.config import HotelConfig
 from bot.i18n import Translator
-from bot.models import FollowUp, Request, as_utc
+from bot.models import FollowUp, Request
 from bot.services.common import Env
-from bot.services.reports import PERCENTILE_SAMPLE, QUARTER, Period
+from bot.services.reports import PERCENTILE_SAMPLE, Period, quarter_hour, quarter_start
 
 # The font families tried for every character, in order (matplotlib falls back per glyph).
 FAMILIES = ("DejaVu Sans", "Noto Sans CJK JP", "Noto Sans Arabic")
@@ -51,23 +50,6 @@ class ChartData:
     ratings: list[int] = field(default_factory=lambda: [0] * 5)
 
 
-def _quarter(session: Session, moment: Any) -> Any:
-    """The UTC quarter of an hour of ``moment`` (each lies within one local hour)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date_bin(
-            literal_column("INTERVAL '15 minutes'"),
-            moment,
-            literal_column("TIMESTAMPTZ '2000-01-01 00:00:00+00'"),
-        )
-    return cast(func.strftime("%s", moment), Integer) // QUARTER
-
-
-def _quarter_start(value: int | datetime | str) -> datetime:
-    if isinstance(value, int):
-        return datetime.fromtimestamp(value * QUARTER, UTC)
-    return as_utc(value)
-
-
 def chart_data(
     session: Session, env: Env, start: datetime, end: datetime, *, sample: int = PERCENTILE_SAMPLE
 ) -> ChartData:
@@ -75,7 +57,7 @@ def chart_data(
     at most ``sample`` requests (every k-th by number in a busier period, as ``/report``)."""
     created = col(Request.created_at)
     in_period = (created >= start, created < end)
-    quarter = _quarter(session, created)
+    quarter = quarter_hour(session, created)
     per_hour: dict[str, list[int]] = {}
     total: Counter[str] = Counter()
     for department, quarter_of_hour, count in session.connection().execute(
@@ -83,7 +65,7 @@ def chart_data(
         .where(*in_period)
         .group_by(col(Request.department), quarter)
     ):
-        hour = _quarter_start(quarter_of_hour).astimezone(env.hotel.tz).hour
+        hour = quarter_start(quarter_of_hour).astimezone(env.hotel.tz).hour
         per_hour.setdefault(department, [0] * 24)[hour] += int(count)
         total[department] += int(count)
     order = {key: index for index, key in enumerate(env.hotel.department_keys)}

@@ -399,7 +399,7 @@ def report(
     from bot import exports
     from bot.i18n import I18n
     from bot.services.common import Env
-    from bot.services.reports import BadPeriod, read_only
+    from bot.services.reports import BadPeriod, period_label, read_only
 
     settings = DatabaseSettings()
     hotel = _hotel(config or settings.config_path)
@@ -416,7 +416,7 @@ def report(
     if chart is not None:
         from bot import charts
 
-        title = exports.period_label(env.t(code), chosen)
+        title = period_label(env.t(code), chosen)
         image = read_only(
             sessions,
             lambda s: charts.period_chart(s, env, period=chosen, title=title, language=code),

@@ -18,7 +18,7 @@ import io
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
@@ -32,9 +32,8 @@ from bot.i18n import Translator
 from bot.i18n import noop as _  # marks the headers for extraction; translated when written
 from bot.models import ActorKind, Event, FollowUp, FollowUpStatus, Guest, Request, Staff
 from bot.services.common import Env
-from bot.services.reports import Period, PeriodKind, parse_period, period_figures
+from bot.services.reports import Period, parse_period, period_text
 from bot.texts import common as common_texts
-from bot.texts import supervisor as supervisor_texts
 
 # Rows fetched from the database at a time (a server-side cursor's batch on PostgreSQL).
 YIELD_PER = 2_000
@@ -308,21 +307,9 @@ def period_of(env: Env, period_spec: str | None, now: datetime) -> Period:
     return parse_period(period_spec, now.astimezone(env.hotel.tz).date())
 
 
-def period_label(t: Translator, period: Period) -> str:
-    """A period in words, as ``/report`` names it: a month, a week's days or a day."""
-    if period.kind is PeriodKind.MONTH:
-        return t.month(period.first)
-    if period.kind is PeriodKind.WEEK:
-        return t.days(period.first, period.end - timedelta(days=1))
-    return t.date(period.first, "full")
-
-
 def report_text(session: Session, env: Env, *, period: Period, language: str) -> str:
     """The text ``/report`` answers for ``period``, for a reader of ``language``."""
-    start, end = period.bounds(env.hotel.tz)
-    t = env.t(language)
-    figures = period_figures(session, env, start, end)
-    return supervisor_texts.period_report(env.hotel, t, period_label(t, period), figures)
+    return period_text(session, env, period, env.t(language))
 
 
 def _csv_value(value: Any) -> Any:

@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from bot.db import SessionFactory
+from bot.i18n import Translator
 from bot.models import (
     Event,
     FollowUp,
@@ -249,9 +250,9 @@ def parse_period(spec: str | None, today: date) -> Period:
     raise BadPeriod(word)
 
 
-def _quarter_hour(session: Session, moment: Any) -> Any:
+def quarter_hour(session: Session, moment: Any) -> Any:
     """The UTC quarter of an hour that contains ``moment``, as SQL: its start on PostgreSQL,
-    its number since the Unix epoch on SQLite (see ``_quarter_start``)."""
+    its number since the Unix epoch on SQLite (see ``quarter_start``)."""
     if session.get_bind().dialect.name == "postgresql":
         return func.date_bin(
             literal_column("INTERVAL '15 minutes'"),
@@ -261,7 +262,7 @@ def _quarter_hour(session: Session, moment: Any) -> Any:
     return cast(func.strftime("%s", moment), Integer) // QUARTER
 
 
-def _quarter_start(value: int | datetime | str) -> datetime:
+def quarter_start(value: int | datetime | str) -> datetime:
     if isinstance(value, int):
         return datetime.fromtimestamp(value * QUARTER, UTC)
     return as_utc(value)
@@ -307,12 +308,12 @@ def _busiest_hour(
     session: Session, start: datetime, end: datetime, tz: ZoneInfo
 ) -> BusiestHour | None:
     created = col(Request.created_at)
-    quarter = _quarter_hour(session, created)
+    quarter = quarter_hour(session, created)
     per_hour: Counter[int] = Counter()
     for quarter_of_hour, requests in session.exec(
         select(quarter, func.count()).where(created >= start, created < end).group_by(quarter)
     ).all():
-        per_hour[_quarter_start(quarter_of_hour).astimezone(tz).hour] += int(requests)
+        per_hour[quarter_start(quarter_of_hour).astimezone(tz).hour] += int(requests)
     if not per_hour:
         return None
     hour, requests = min(per_hour.items(), key=lambda item: (-item[1], item[0]))
@@ -373,16 +374,21 @@ def period_report(
 ) -> str:
     """``/report``: requests and follow-ups of a month, week or day in the hotel's time zone."""
     reader = supervisor(session, staff_id)
-    tz = env.hotel.tz
-    period = parse_period(period_spec, now.astimezone(tz).date())
-    start, end = period.bounds(tz)
-    figures = period_figures(session, env, start, end)
-    t = env.t(reader.language)
-    last = period.end - timedelta(days=1)
+    period = parse_period(period_spec, now.astimezone(env.hotel.tz).date())
+    return period_text(session, env, period, env.t(reader.language))
+
+
+def period_label(t: Translator, period: Period) -> str:
+    """A period in words, as ``/report`` names it: a month, a week's days or a day."""
     if period.kind is PeriodKind.MONTH:
-        label = t.month(period.first)
-    elif period.kind is PeriodKind.WEEK:
-        label = t.days(period.first, last)
-    else:
-        label = t.date(period.first, "full")
-    return texts.period_report(env.hotel, t, label, figures)
+        return t.month(period.first)
+    if period.kind is PeriodKind.WEEK:
+        return t.days(period.first, period.end - timedelta(days=1))
+    return t.date(period.first, "full")
+
+
+def period_text(session: Session, env: Env, period: Period, t: Translator) -> str:
+    """The figures of ``period`` as ``/report`` words them, for the reader of ``t``."""
+    start, end = period.bounds(env.hotel.tz)
+    figures = period_figures(session, env, start, end)
+    return texts.period_report(env.hotel, t, period_label(t, period), figures)
