@@ -148,6 +148,12 @@ class Guest(SQLModel, table=True):
     room: str | None = Field(default=None, max_length=16)
     room_asked: bool = False
     awaiting_room: bool = False
+    room_set_at: datetime | None = _when(default=None)  # this stay's room given; starts the stay
+    # The guest's next message joins this request until ``thread_until`` (a burst of messages,
+    # the explanation after a "No" to a follow-up, the answer to a staff member's question).
+    thread_request_id: int | None = None
+    thread_until: datetime | None = _when(default=None)
+    thread_kind: str | None = Field(default=None, max_length=16)
     blocked_at: datetime | None = _when(default=None)  # the guest blocked the bot
     erased_at: datetime | None = _when(default=None)  # personal data removed
     slowed_at: datetime | None = _when(default=None)  # last told to slow down
@@ -170,6 +176,10 @@ class Staff(SQLModel, table=True):
     on_duty: bool = False
     active: bool = True
     blocked_at: datetime | None = _when(default=None)  # blocked the bot; off duty until /start
+    # The staff member's next plain text answers this prompt (see services.prompts).
+    prompt_kind: str | None = Field(default=None, max_length=16)
+    prompt_request_id: int | None = None
+    prompt_until: datetime | None = _when(default=None)
     created_at: datetime = _when()
 
     @property
@@ -201,6 +211,8 @@ class Request(SQLModel, table=True):
     routed_by: str = Field(default="keywords", max_length=16)
     assignee_id: int | None = Field(default=None, foreign_key="staff.id")
     reopened_count: int = 0
+    message_id: int | None = Field(default=None, sa_type=BigInteger)  # the guest's first message
+    merged_into_id: int | None = None  # closed as a duplicate of this request
     rating: int | None = None
     created_at: datetime = _when()
     updated_at: datetime = _when()
@@ -261,6 +273,33 @@ class Event(SQLModel, table=True):
     at: datetime = _when()
 
 
+class GuestNote(SQLModel, table=True):
+    """Something staff noted about a guest ("allergic to feathers"), shown on later cards."""
+
+    __tablename__ = "guest_notes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    guest_id: int = Field(foreign_key="guests.id", index=True)
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    text: str = Field(max_length=500)
+    created_at: datetime = _when()
+
+
+class Question(SQLModel, table=True):
+    """A guest's question answered from the hotel's knowledge base, not made a request."""
+
+    __tablename__ = "questions"
+    __table_args__ = (Index("ix_questions_created_at", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    guest_id: int = Field(foreign_key="guests.id", index=True)
+    entry: str = Field(max_length=64)  # the knowledge base entry's key
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    language: str = Field(max_length=8)
+    request_id: int | None = None  # "not what I asked": sent on to staff as this request
+    created_at: datetime = _when()
+
+
 class OutboxStatus(StrEnum):
     """Delivery state of one outgoing message."""
 
@@ -277,11 +316,13 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_status_not_before", "status", "not_before"),
         Index("ix_outbox_chat_status_id", "chat_id", "status", "id"),
+        Index("ix_outbox_chat_message", "chat_id", "message_id"),  # a reply names its message
     )
 
     id: int | None = Field(default=None, primary_key=True)
     chat_id: int = Field(sa_type=BigInteger)
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    request_id: int | None = None  # the request the message is about, if any (threads replies)
     status: str = Field(default=OutboxStatus.PENDING, max_length=16)
     attempts: int = 0
     not_before: datetime = _when()

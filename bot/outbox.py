@@ -110,12 +110,20 @@ def from_payload(chat_id: int, payload: dict[str, Any]) -> Outgoing:
     )
 
 
+def _about(message: Outgoing) -> int | None:
+    """The request a message is about (its notice's ``request_id``), so that a reply to it
+    can be threaded into that request."""
+    request_id = getattr(message.notice, "request_id", None)
+    return request_id if isinstance(request_id, int) else None
+
+
 def enqueue(session: Session, messages: Iterable[Outgoing], now: datetime) -> int:
     """Add messages to the outbox in the caller's transaction; return how many."""
     rows = [
         {
             "chat_id": message.chat_id,
             "payload": to_payload(message),
+            "request_id": _about(message),
             "status": OutboxStatus.PENDING.value,
             "attempts": 0,
             "not_before": now,
@@ -451,3 +459,12 @@ def drop_chat(session: Session, chat_id: int, reason: str) -> int:
 def release_all(session: Session) -> int:
     """Drop every lease on pending rows; only for a process that knows it runs alone."""
     return QUEUE.release_all(session)
+
+
+def request_of_message(session: Session, chat_id: int, message_id: int) -> int | None:
+    """The request the bot's message ``message_id`` in ``chat_id`` was about, if it was about
+    one (a guest or staff member replying to it means that request)."""
+    query = select(OutboxMessage.request_id).where(
+        OutboxMessage.chat_id == chat_id, OutboxMessage.message_id == message_id
+    )
+    return session.exec(query).first()

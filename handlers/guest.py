@@ -11,7 +11,7 @@ from telegram.ext import Application, CommandHandler, MessageHandler, filters
 from bot.buttons import Cancel, FollowUpAnswer, Forget, PickDepartment, Rate
 from bot.deps import ConciergeContext
 from bot.notices import Unsupported
-from bot.services import followups, guests, privacy, requests
+from bot.services import followups, guests, privacy, prompts, requests
 from bot.services.requests import Content
 from handlers.buttons import ButtonCallback, Buttons
 from handlers.common import (
@@ -24,6 +24,7 @@ from handlers.common import (
     pressed_message_id,
     reply,
     request_button,
+    staff_id,
 )
 
 REQUEST_CONTENT = (
@@ -55,12 +56,24 @@ def content_of(message: Message) -> Content:
 
 
 async def on_message(update: Update, context: ConciergeContext) -> None:
-    """Store what a guest wrote as a request and acknowledge it; staff get their help."""
-    if context.actor is not None and context.actor.staff is not None:
-        await reply(update, context, help_for(context))
-        return
+    """Store what a guest wrote as a request and acknowledge it; a staff member's text answers
+    what the bot asked them (``services.prompts``), else they get their help."""
     message = update.effective_message
     assert message is not None
+    if context.actor is not None and context.actor.staff is not None:
+        if message.text is None:
+            await reply(update, context, help_for(context))
+            return
+        async with context.transaction() as tx:
+            prompts.answer(
+                tx.session,
+                tx.outbox,
+                context.env,
+                staff_id=staff_id(context),
+                text=message.text,
+                now=tx.now,
+            )
+        return
     known = context.actor.guest if context.actor is not None else None
     await for_sender(update, context, requests.submit, content=content_of(message), known=known)
 
