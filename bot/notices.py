@@ -334,6 +334,7 @@ class CardStatus(StrEnum):
     CANCELLED_BY_GUEST = "cancelled_by_guest"
     MOVED_TO = "moved_to"  # name: the department's key
     WITHDRAWN_OFF_DUTY = "withdrawn_off_duty"
+    HANDED_ON = "handed_on"  # name: the department's key; the reader left the staff
     ERASED = "erased"
 
 
@@ -393,6 +394,7 @@ class Quote(Notice):
     """A part of a guest's long text, shown as written above the card."""
 
     text: str
+    request_id: int | None = None  # None in rows stored before it was kept
 
 
 class CancelledForAssignee(Notice):

@@ -78,7 +78,7 @@ def to_payload(message: Outgoing) -> dict[str, Any]:
             "longitude": media.longitude,
             "caption": media.caption,
         }
-    for key in ("edit_message_id", "edit_offer_id", "offer_id"):
+    for key in ("edit_message_id", "edit_offer_id", "offer_id", "remove"):
         value = getattr(message, key)
         if value is not None:
             payload[key] = value
@@ -107,13 +107,14 @@ def from_payload(chat_id: int, payload: dict[str, Any]) -> Outgoing:
         edit_message_id=payload.get("edit_message_id"),
         edit_offer_id=payload.get("edit_offer_id"),
         offer_id=payload.get("offer_id"),
+        remove=payload.get("remove"),
     )
 
 
 def _about(message: Outgoing) -> int | None:
     """The request a message is about (its notice's ``request_id``), so that a reply to it
     can be threaded into that request."""
-    request_id = getattr(message.notice, "request_id", None)
+    request_id = getattr(message.notice, "request_id", message.request_id)
     return request_id if isinstance(request_id, int) else None
 
 

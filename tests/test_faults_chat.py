@@ -3,9 +3,21 @@ consistent report figures, and the texts that name the front desk."""
 
 from __future__ import annotations
 
+from bot import outbox
+from bot.i18n import I18n
 from bot.models import Staff
-from tests.conftest import Desk
+from bot.notifier import Outbox
+from bot.services import staff as staff_service
+from tests.conftest import Desk, staff_id_of
+from tests.harness import Bot
+from tests.test_handlers import GUEST, LUCA, MARIA, staffed
 from tests.test_reports import lifecycle, report
+
+__all__ = ["staffed"]  # a fixture
+
+I18N = I18n("en")
+italian = I18N.translator("it").gettext
+german = I18N.translator("de").gettext
 
 
 def test_report_of_a_reopened_request_counts_no_time_to_done(
@@ -18,3 +30,54 @@ def test_report_of_a_reopened_request_counts_no_time_to_done(
     assert "Done: 0 · cancelled: 0 · still open: 1" in lines
     assert "Time to accept: none accepted" in lines
     assert "Time to done: none done" in lines  # not a median of a request not done
+
+
+# --- a removed staff member's cards ---------------------------------------------------------
+
+
+def remove_staff(bot: Bot, telegram_id: int) -> None:
+    """``concierge staff remove``, as the command runs it: its edits go into the outbox."""
+    with bot.deps.sessions() as session:
+        out = Outbox()
+        staff_service.remove(
+            session,
+            out,
+            bot.deps.env,
+            staff_id=staff_id_of(session, telegram_id),
+            now=bot.clock.now(),
+        )
+        outbox.enqueue(session, out.messages, bot.clock.now())
+        session.commit()
+
+
+async def test_a_removed_staff_members_cards_say_where_the_request_went(
+    bot: Bot, staffed: None
+) -> None:
+    await bot.say(GUEST, "/start room-412")
+    await bot.say(GUEST, "Two towels please")
+    await bot.say(GUEST, "A clean pillow too")
+    cards = [call.result["message_id"] for call in bot.telegram.sent(LUCA, "sendMessage")]
+    await bot.press(LUCA, "acc:2")  # Luca holds #2 (Done, Release) and is offered #1 (Accept)
+    bot.telegram.clear()
+
+    remove_staff(bot, LUCA)
+    await bot.deps.sender.drain()
+
+    edits = bot.telegram.sent(LUCA, "editMessageText")
+    assert sorted(e.params["message_id"] for e in edits) == cards
+    for edit in edits:
+        assert edit.params["text"].endswith(
+            "You are no longer on the staff; this request went back to Housekeeping."
+        )
+        assert "reply_markup" not in edit.params  # no Done, Release or Accept left
+    assert not bot.telegram.sent(MARIA)  # her copies are not Luca's to change
+
+    remove_staff(bot, MARIA)  # she reads Italian; her copy of #2 already says Luca took it
+    await bot.deps.sender.drain()
+    (edit,) = bot.telegram.sent(MARIA, "editMessageText")
+    assert edit.params["text"].endswith(
+        italian("You are no longer on the staff; this request went back to {department}.").format(
+            department="Governante"
+        )
+    )
+    assert "reply_markup" not in edit.params
