@@ -397,6 +397,11 @@ class Quote(Notice):
     request_id: int | None = None  # None in rows stored before it was kept
 
 
+class QuoteErased(Notice):
+    """What a part of a guest's long text says once the guest had their data erased (when the
+    message is too old to delete)."""
+
+
 class CancelledForAssignee(Notice):
     """Tell the assignee that the guest cancelled."""
 

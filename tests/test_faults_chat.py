@@ -3,9 +3,14 @@ consistent report figures, and the texts that name the front desk."""
 
 from __future__ import annotations
 
+import json
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
 from bot import outbox
 from bot.i18n import I18n
-from bot.models import Staff
+from bot.models import OutboxMessage, OutboxStatus, Staff
 from bot.notifier import Outbox
 from bot.services import staff as staff_service
 from tests.conftest import Desk, staff_id_of
@@ -81,3 +86,56 @@ async def test_a_removed_staff_members_cards_say_where_the_request_went(
         )
     )
     assert "reply_markup" not in edit.params
+
+
+# --- /forgetme takes back what staff were shown ---------------------------------------------
+
+
+async def test_forgetme_deletes_the_guests_words_and_files_shown_to_staff(
+    bot: Bot, staffed: None, engine: Engine
+) -> None:
+    await bot.say(GUEST, "/start room-412")
+    long_text = "Please bring fresh towels. " + "The details of my stay, at length. " * 100
+    await bot.say(GUEST, long_text)  # over a card's limit: the text goes above the card
+    quotes = {
+        chat: bot.telegram.sent(chat, "sendMessage")[0].result["message_id"]
+        for chat in (MARIA, LUCA)
+    }
+    assert bot.telegram.texts(LUCA)[0] == long_text
+    bot.clock.advance(49 * 3600)  # too old for Telegram to let the bot delete them
+    photo = [
+        {"file_id": "large", "file_unique_id": "l", "width": 1280, "height": 1280},
+    ]
+    await bot.say(GUEST, None, caption="stain on the pillow", photo=photo)
+    photos = {chat: bot.telegram.sent(chat, "sendPhoto")[0].result["message_id"] for chat in quotes}
+    bot.telegram.clear()
+    bot.telegram.fail_next(
+        "deleteMessage", 400, "Bad Request: message to delete not found", chat_id=MARIA
+    )
+
+    await bot.say(GUEST, "/forgetme")
+    await bot.press(GUEST, "forget:yes")
+
+    deleted = {
+        int(c.params["chat_id"]): c.params["message_id"]
+        for c in bot.telegram.sent_calls("deleteMessage")
+    }
+    assert deleted == photos  # each once: Maria's "not found" is not tried again
+    erased = {
+        int(c.params["chat_id"]): c.params["text"]
+        for c in bot.telegram.sent(None, "editMessageText")
+        if c.params["message_id"] in quotes.values()
+    }
+    assert erased == {
+        LUCA: "(erased at the guest's request)",
+        MARIA: italian("(erased at the guest's request)"),
+    }
+    cards = {c.params["message_id"]: c.params["text"] for c in bot.telegram.sent(LUCA)}
+    assert len(cards) == 3  # the long text's part, and the two cards as they are left
+    assert all("towels" not in text and "stain" not in text for text in cards.values())
+    with Session(engine) as session:
+        rows = session.exec(select(OutboxMessage)).all()
+        assert all("towels" not in json.dumps(row.payload) for row in rows)
+        assert all("stain" not in json.dumps(row.payload) for row in rows)
+        statuses = {row.status for row in rows if row.payload.get("remove") == "message"}
+        assert statuses == {OutboxStatus.SENT, OutboxStatus.SKIPPED}

@@ -12,6 +12,7 @@ from bot.notices import (
     CardStatus,
     DutyStatus,
     Quote,
+    QuoteErased,
     StaffHelp,
     StaffTasks,
     StaffWelcome,
@@ -25,6 +26,7 @@ from bot.texts.common import (
     Rows,
     content_label,
     department,
+    fixed,
     language_name,
     renders,
     says,
@@ -189,6 +191,9 @@ def _card(notice: Card, t: Translator, hotel: HotelConfig) -> Rendering:
 @says(Quote)
 def _quote(notice: Quote, _t: Translator, _hotel: HotelConfig) -> str:
     return notice.text
+
+
+fixed(QuoteErased, noop("(erased at the guest's request)"))
 
 
 @says(CancelledForAssignee)
