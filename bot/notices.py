@@ -31,6 +31,8 @@ class Notice:
     ``kind`` (its name in snake case)."""
 
     kind: ClassVar[str] = ""
+    # A menu: when a newer one of its kind is sent to the same chat, this one loses its buttons.
+    menu: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -83,6 +85,7 @@ class LanguagePrompt(Notice):
     """Ask to choose one of ``languages`` (locale codes), as buttons."""
 
     languages: tuple[str, ...]
+    menu = True
 
 
 class LanguageSet(Notice):
@@ -226,6 +229,7 @@ class GuestRequests(Notice):
     the waiting and accepted ones get a Cancel button."""
 
     requests: tuple[tuple[int, str, str, str, str | None], ...]
+    menu = True
 
 
 class FollowupQuestion(Notice):
@@ -309,6 +313,7 @@ class DutyStatus(Notice):
     """Whether the staff member is on duty, with a button to switch."""
 
     on_duty: bool
+    menu = True
 
 
 class WaitingSent(Notice):

@@ -15,6 +15,7 @@ from bot.notifier import Outbox
 from bot.services import staff as staff_service
 from tests.conftest import Desk, staff_id_of
 from tests.harness import Bot
+from tests.telegram_fakes import callback_update
 from tests.test_handlers import GUEST, LUCA, MARIA, staffed
 from tests.test_reports import lifecycle, report
 
@@ -139,3 +140,45 @@ async def test_forgetme_deletes_the_guests_words_and_files_shown_to_staff(
         assert all("stain" not in json.dumps(row.payload) for row in rows)
         statuses = {row.status for row in rows if row.payload.get("remove") == "message"}
         assert statuses == {OutboxStatus.SENT, OutboxStatus.SKIPPED}
+
+
+# --- only the newest menu keeps its buttons -------------------------------------------------
+
+
+def buttons_removed(bot: Bot, chat: int) -> list[int]:
+    """Messages of ``chat`` whose buttons the bot took away."""
+    return [
+        int(c.params["message_id"])
+        for c in bot.telegram.sent(chat, "editMessageReplyMarkup")
+        if "reply_markup" not in c.params
+    ]
+
+
+async def test_a_newer_menu_takes_the_buttons_off_the_one_before(bot: Bot, staffed: None) -> None:
+    await bot.say(MARIA, "/duty")
+    first = bot.telegram.last_message(MARIA)
+    await bot.say(MARIA, "/duty")
+    second = bot.telegram.last_message(MARIA)
+
+    assert buttons_removed(bot, MARIA) == [first["message_id"]]
+    assert second["reply_markup"]  # the newest stays live
+    assert second["text"] == italian("You are on duty: new requests reach you here.")
+
+    await bot.say(GUEST, "/language", language_code="de")
+    prompt = bot.telegram.last_message(GUEST)
+    await bot.say(GUEST, "/start room-412", language_code="de")
+    await bot.say(GUEST, "Handtücher bitte", language_code="de")
+    await bot.say(GUEST, "/requests", language_code="de")
+    listing = bot.telegram.last_message(GUEST)
+    await bot.say(GUEST, "/language", language_code="de")
+    assert buttons_removed(bot, GUEST) == [prompt["message_id"]]  # not the list's
+
+    await bot.press(GUEST, "can:1", language_code="de")
+    await bot.say(GUEST, "/requests", language_code="de")
+    assert buttons_removed(bot, GUEST) == [prompt["message_id"], listing["message_id"]]
+    # The old list's button, pressed anyway (a client that had not redrawn it): refused kindly.
+    signed = bot.deps.signer.sign_data("can:1")
+    await bot.feed(callback_update(GUEST, signed, listing, language_code="de"))
+    assert bot.telegram.alerts()[-1] == german(
+        "Request #{number} is {status} now; this button no longer applies."
+    ).format(number=1, status=german("cancelled"))
