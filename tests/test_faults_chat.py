@@ -9,11 +9,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot import outbox
+from bot.config import HotelConfig
 from bot.i18n import I18n
-from bot.models import OutboxMessage, OutboxStatus, Staff
+from bot.models import OutboxMessage, OutboxStatus, Role, Staff
+from bot.notices import DelayedByOutage, RequestAck, SlowDown, TryAgainLater
 from bot.notifier import Outbox
+from bot.render import Renderer
+from bot.routing import Tier
 from bot.services import staff as staff_service
-from tests.conftest import Desk, staff_id_of
+from bot.services.common import Person
+from tests.conftest import Desk, register, staff_id_of, submit
 from tests.harness import Bot
 from tests.telegram_fakes import callback_update
 from tests.test_handlers import GUEST, LUCA, MARIA, staffed
@@ -22,6 +27,7 @@ from tests.test_reports import lifecycle, report
 __all__ = ["staffed"]  # a fixture
 
 I18N = I18n("en")
+GUEST_ROOM_412 = Person(telegram_id=5003, chat_id=5003, first_name="John", language_code="en")
 italian = I18N.translator("it").gettext
 german = I18N.translator("de").gettext
 
@@ -182,3 +188,49 @@ async def test_a_newer_menu_takes_the_buttons_off_the_one_before(bot: Bot, staff
     assert bot.telegram.alerts()[-1] == german(
         "Request #{number} is {status} now; this button no longer applies."
     ).format(number=1, status=german("cancelled"))
+
+
+# --- the front desk by its name, and its phone ----------------------------------------------
+
+
+def with_phone(hotel: HotelConfig, phone: str | None) -> Renderer:
+    changed = hotel.model_copy(update={"hotel": hotel.hotel.model_copy(update={"phone": phone})})
+    return Renderer(changed, I18N)
+
+
+def test_apologies_give_the_front_desk_phone_when_the_config_has_one(hotel: HotelConfig) -> None:
+    renderer = with_phone(hotel, "+39 06 1234")
+    text = renderer.text
+
+    assert text(TryAgainLater(), "en").endswith(
+        "Please send it again in a minute. If it is urgent, please call Front desk: +39 06 1234."
+    )
+    assert text(DelayedByOutage(), "it").endswith(
+        italian("If it is urgent, please call {department}: {phone}.").format(
+            department="Reception", phone="+39 06 1234"
+        )
+    )
+    nobody = RequestAck(request_id=3, department="housekeeping", tier=Tier.NOBODY)
+    assert text(nobody, "en").endswith("If it is urgent, please call Front desk: +39 06 1234.")
+    assert "+39 06 1234" in text(SlowDown(limit=20), "de")
+    assert "Rezeption" in text(SlowDown(limit=20), "de")
+
+    plain = with_phone(hotel, None).text
+    assert plain(TryAgainLater(), "en").endswith(
+        "If it is urgent, please contact Front desk directly."
+    )
+    assert plain(nobody, "en").endswith("as soon as someone accepts it.")  # nothing to dial
+
+
+def test_a_card_for_the_supervisors_names_the_fallback_department(desk: Desk) -> None:
+    ada = register(desk, 1010, "Ada", "maintenance", role=Role.SUPERVISOR)
+    submit(desk, GUEST_ROOM_412, "towels please")  # nobody in housekeeping or at the desk
+
+    (card,) = desk.texts_to(ada.telegram_id)
+    assert "Nobody is on duty in that department or at Front desk, so it comes to you." in card
+    (message,) = [m for m in desk.outbox.messages if m.chat_id == ada.telegram_id]
+    notice = message.notice
+    assert notice is not None
+    assert german(
+        "Nobody is on duty in that department or at {fallback}, so it comes to you."
+    ).format(fallback="Rezeption") in desk.renderer.text(notice, "de")
