@@ -157,9 +157,11 @@ def _retiring_menus(session: Session, messages: Iterable[Outgoing]) -> list[Outg
     for message in messages:
         notice = message.notice
         if notice is not None and notice.menu and message.edit_message_id is None:
-            previous = session.connection().execute(
-                _LAST_OF_KIND, {"chat": message.chat_id, "kind": notice.kind}
-            ).scalar()
+            previous = (
+                session.connection()
+                .execute(_LAST_OF_KIND, {"chat": message.chat_id, "kind": notice.kind})
+                .scalar()
+            )
             if previous is not None:
                 result.append(
                     Outgoing(message.chat_id, edit_message_id=int(previous), remove="buttons")
