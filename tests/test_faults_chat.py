@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import outbox
 from bot.config import HotelConfig
 from bot.i18n import I18n
 from bot.models import OutboxMessage, OutboxStatus, Role, Staff
 from bot.notices import DelayedByOutage, RequestAck, SlowDown, TryAgainLater
-from bot.notifier import Outbox
+from bot.notifier import Outbox, Outgoing
 from bot.render import Renderer
 from bot.routing import Tier
 from bot.services import staff as staff_service
@@ -234,3 +234,41 @@ def test_a_card_for_the_supervisors_names_the_fallback_department(desk: Desk) ->
     assert german(
         "Nobody is on duty in that department or at {fallback}, so it comes to you."
     ).format(fallback="Rezeption") in desk.renderer.text(notice, "de")
+
+
+async def test_the_sender_deletes_a_message_and_takes_a_refusal_as_final(bot: Bot) -> None:
+    with bot.deps.sessions() as session:
+        outbox.enqueue(
+            session,
+            [
+                Outgoing(LUCA, edit_message_id=41, remove="message"),
+                Outgoing(LUCA, edit_message_id=42, remove="message"),
+                Outgoing(LUCA, edit_message_id=43, remove="buttons"),
+            ],
+            bot.clock.now(),
+        )
+        session.commit()
+    bot.telegram.fail_next(
+        "deleteMessage", 400, "Bad Request: message can't be deleted for everyone", chat_id=LUCA
+    )
+
+    await bot.deps.sender.drain()
+    bot.clock.advance(600)  # long past any retry's backoff
+    await bot.deps.sender.drain()
+
+    calls = [
+        (c.method, c.params["message_id"]) for c in bot.telegram.calls if "message_id" in c.params
+    ]
+    assert calls == [
+        ("deleteMessage", 41),  # refused: too old
+        ("deleteMessage", 42),
+        ("editMessageReplyMarkup", 43),
+    ]
+    assert "reply_markup" not in bot.telegram.calls[-1].params
+    with bot.deps.sessions() as session:
+        rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+    assert [(row.status, row.attempts, row.message_id) for row in rows] == [
+        (OutboxStatus.SKIPPED, 1, None),
+        (OutboxStatus.SENT, 1, None),
+        (OutboxStatus.SENT, 1, None),
+    ]
