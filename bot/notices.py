@@ -31,6 +31,8 @@ class Notice:
     ``kind`` (its name in snake case)."""
 
     kind: ClassVar[str] = ""
+    # A menu: when a newer one of its kind is sent to the same chat, this one loses its buttons.
+    menu: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -83,6 +85,7 @@ class LanguagePrompt(Notice):
     """Ask to choose one of ``languages`` (locale codes), as buttons."""
 
     languages: tuple[str, ...]
+    menu = True
 
 
 class LanguageSet(Notice):
@@ -226,6 +229,7 @@ class GuestRequests(Notice):
     the waiting and accepted ones get a Cancel button."""
 
     requests: tuple[tuple[int, str, str, str, str | None], ...]
+    menu = True
 
 
 class FollowupQuestion(Notice):
@@ -309,6 +313,7 @@ class DutyStatus(Notice):
     """Whether the staff member is on duty, with a button to switch."""
 
     on_duty: bool
+    menu = True
 
 
 class WaitingSent(Notice):
@@ -334,6 +339,7 @@ class CardStatus(StrEnum):
     CANCELLED_BY_GUEST = "cancelled_by_guest"
     MOVED_TO = "moved_to"  # name: the department's key
     WITHDRAWN_OFF_DUTY = "withdrawn_off_duty"
+    HANDED_ON = "handed_on"  # name: the department's key; the reader left the staff
     ERASED = "erased"
 
 
@@ -393,6 +399,12 @@ class Quote(Notice):
     """A part of a guest's long text, shown as written above the card."""
 
     text: str
+    request_id: int | None = None  # None in rows stored before it was kept
+
+
+class QuoteErased(Notice):
+    """What a part of a guest's long text says once the guest had their data erased (when the
+    message is too old to delete)."""
 
 
 class CancelledForAssignee(Notice):

@@ -341,7 +341,7 @@ async def test_database_down_gets_an_honest_answer_in_the_guest_language(
         await harness.app.shutdown()
     assert harness.telegram.texts(GUEST) == [
         "Sorry, something went wrong on our side and your last message could not be handled. "
-        "Please send it again in a minute; if it is urgent, call the front desk."
+        "Please send it again in a minute. If it is urgent, please contact Front desk directly."
     ]
 
 
@@ -362,7 +362,9 @@ async def test_a_request_nobody_holds_is_offered_by_the_sweep_not_by_every_timer
     await bot.say(GUEST, "towels")
     await bot.press(MARIA, "acc:1")
     desk(
-        lambda s, _out, _env, now: staff_service.remove(s, staff_id=staff_id_of(s, MARIA), now=now)
+        lambda s, out, env, now: staff_service.remove(
+            s, out, env, staff_id=staff_id_of(s, MARIA), now=now
+        )
     )
     cards_before = len(bot.telegram.sent(LUCA, "sendMessage"))
 

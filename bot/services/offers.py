@@ -107,12 +107,13 @@ def _send_offer(
                     longitude=request.longitude,
                     caption=f"#{request.id}",
                 ),
+                request_id=request.id,
             )
         )
     long_text = len(request.text) > CARD_TEXT_LIMIT
     if long_text:
         for part in split_text(request.text):
-            tell(out, staff, Quote(part))
+            tell(out, staff, Quote(part, request.id))
     notice = card(request, tier=tier, full_text_above=long_text, buttons=CardButtons.ACCEPT)
     tell(out, staff, notice, offer_id=offer_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -22,14 +23,20 @@ from bot.models import (
     OutboxStatus,
     Request,
     RequestStatus,
+    as_utc,
 )
-from bot.notices import CardStatus, ForgetQuestion, Forgotten, Kept
+from bot.notices import Card, CardStatus, ForgetQuestion, Forgotten, Kept, Quote, QuoteErased
 from bot.notifier import Outbox, Outgoing
 from bot.services import requests
 from bot.services.common import Env, Person, record
 from bot.services.offers import update_copies
 
 FINISHED = (RequestStatus.CLOSED, RequestStatus.CANCELLED)
+# Telegram lets a bot delete its messages for 48 hours; the deletion itself waits in the outbox
+# behind the staff member's other messages, so an hour is kept in hand.
+DELETE_WITHIN = timedelta(hours=47)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,17 @@ def forget(
     for request in still_open:
         assert request.id is not None
         requests.cancel(session, out, env, guest_id=guest.id, request_id=request.id, now=now)
+    # The cancellations' card edits would show the text once more: the erasure's edits below
+    # take their place.
+    cancelled = {request.id for request in still_open}
+    out.messages[:] = [
+        m
+        for m in out.messages
+        if not (isinstance(m.notice, Card) and m.notice.request_id in cancelled)
+    ]
     out.send(answer)
     chat_id = guest.chat_id
+    _retract_from_staff(session, out, guest, now)
     _anonymize_guest(session, out, env, guest, now, tell_staff=True)
     session.execute(
         delete(InboundUpdate).where(
@@ -90,6 +106,45 @@ def forget(
         )
     )
     return guest
+
+
+def _retract_from_staff(session: Session, out: Outbox, guest: Guest, now: datetime) -> None:
+    """Take back the bot's messages to staff that showed the guest's own words or files (the
+    parts of a long text, photos, voice notes, documents): deleted while Telegram allows it,
+    else a text is blanked and a file left (logged). The cards are edited by the caller.
+
+    The outbox rows of the guest's requests in staff chats go too, since their payloads hold
+    the same texts; those still waiting are not sent.
+    """
+    requests_of_guest = select(Request.id).where(Request.guest_id == guest.id)
+    staff_chats = select(Offer.chat_id).where(col(Offer.request_id).in_(requests_of_guest))
+    rows = session.exec(
+        select(OutboxMessage).where(
+            col(OutboxMessage.chat_id).in_(staff_chats),
+            col(OutboxMessage.request_id).in_(requests_of_guest),
+        )
+    ).all()
+    for row in rows:
+        notice = row.payload.get("notice") or {}
+        quote = notice.get("kind") == Quote.kind
+        if row.status != OutboxStatus.SENT or row.message_id is None or row.sent_at is None:
+            continue  # nothing to take back; one still waiting is deleted below, never sent
+        if not quote and "media" not in row.payload:
+            continue  # a card, edited by the caller
+        if now - as_utc(row.sent_at) < DELETE_WITHIN:
+            out.send(Outgoing(row.chat_id, edit_message_id=row.message_id, remove="message"))
+        elif quote:
+            locale = str(row.payload.get("locale", ""))
+            out.send(Outgoing(row.chat_id, QuoteErased(), locale, edit_message_id=row.message_id))
+        else:
+            log.info(
+                "message %s in chat %s is too old to delete; the guest's file stays there",
+                row.message_id,
+                row.chat_id,
+            )
+    session.execute(
+        delete(OutboxMessage).where(col(OutboxMessage.id).in_([row.id for row in rows]))
+    )
 
 
 def _anonymize_request(session: Session, request: Request, now: datetime) -> None:

@@ -12,6 +12,7 @@ from bot.notices import (
     CardStatus,
     DutyStatus,
     Quote,
+    QuoteErased,
     StaffHelp,
     StaffTasks,
     StaffWelcome,
@@ -25,6 +26,7 @@ from bot.texts.common import (
     Rows,
     content_label,
     department,
+    fixed,
     language_name,
     renders,
     says,
@@ -125,6 +127,10 @@ def _status_line(t: Translator, hotel: HotelConfig, status: str, name: str) -> s
         )
     if status == CardStatus.WITHDRAWN_OFF_DUTY:
         return _("You went off duty; this request was handed on.")
+    if status == CardStatus.HANDED_ON:
+        return _("You are no longer on the staff; this request went back to {department}.").format(
+            department=department(hotel, t, name)
+        )
     if status == CardStatus.ERASED:
         return _("Erased at the guest's request.")
     return ""
@@ -162,7 +168,11 @@ def _card(notice: Card, t: Translator, hotel: HotelConfig) -> Rendering:
     if notice.tier == Tier.FALLBACK:
         lines.append(_("Nobody is on duty in that department, so it comes to you."))
     elif notice.tier == Tier.SUPERVISORS:
-        lines.append(_("Nobody is on duty in that department or at the front, so it comes to you."))
+        lines.append(
+            _("Nobody is on duty in that department or at {fallback}, so it comes to you.").format(
+                fallback=department(hotel, t, hotel.hotel.fallback_department)
+            )
+        )
     lines.append("")
     kind = content_label(t, notice.media_kind)
     if kind:
@@ -181,6 +191,9 @@ def _card(notice: Card, t: Translator, hotel: HotelConfig) -> Rendering:
 @says(Quote)
 def _quote(notice: Quote, _t: Translator, _hotel: HotelConfig) -> str:
     return notice.text
+
+
+fixed(QuoteErased, noop("(erased at the guest's request)"))
 
 
 @says(CancelledForAssignee)
