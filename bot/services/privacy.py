@@ -15,6 +15,7 @@ from bot.models import (
     Event,
     EventKind,
     Guest,
+    GuestNote,
     InboundStatus,
     InboundUpdate,
     Offer,
@@ -107,6 +108,8 @@ def _anonymize_request(session: Session, request: Request, now: datetime) -> Non
 def _anonymize_guest(
     session: Session, out: Outbox, env: Env, guest: Guest, now: datetime, *, tell_staff: bool
 ) -> None:
+    # Staff's notes go first, so that no edited card shows them again.
+    session.execute(delete(GuestNote).where(col(GuestNote.guest_id) == guest.id))
     for request in session.exec(select(Request).where(Request.guest_id == guest.id)).all():
         if request.text or request.media_kind:
             _anonymize_request(session, request, now)
@@ -127,7 +130,8 @@ def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) ->
     """Anonymize requests finished before the cutoff, and guests with nothing newer.
 
     Stored updates and delivered messages older than the cutoff are deleted, since they carry
-    the same texts, and so are finished timers due before it.
+    the same texts, and so are finished timers due before it and staff's notes about guests
+    written before it.
     """
     cutoff = now - timedelta(days=older_than_days)
     old = session.exec(
@@ -156,6 +160,7 @@ def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) ->
     out = Outbox()
     for guest in stale_guests:
         _anonymize_guest(session, out, env, guest, now, tell_staff=False)
+    session.execute(delete(GuestNote).where(col(GuestNote.created_at) < cutoff))
     updates = session.execute(
         delete(InboundUpdate).where(
             col(InboundUpdate.received_at) < cutoff,
