@@ -68,6 +68,7 @@ def forget(
     if not confirmed or guest is None:
         out.send(answer if confirmed else replace(answer, notice=Kept()))
         return guest
+    _forget_notes(session, guest)  # before the cancelled cards are edited
     still_open = session.exec(
         select(Request).where(
             Request.guest_id == guest.id, col(Request.status).in_(ACTIVE_STATUSES)
@@ -105,11 +106,15 @@ def _anonymize_request(session: Session, request: Request, now: datetime) -> Non
     record(session, request_id=request.id, kind=EventKind.ANONYMIZED, now=now)
 
 
+def _forget_notes(session: Session, guest: Guest) -> None:
+    """Delete staff's notes about the guest, before any card of theirs is edited again."""
+    session.execute(delete(GuestNote).where(col(GuestNote.guest_id) == guest.id))
+
+
 def _anonymize_guest(
     session: Session, out: Outbox, env: Env, guest: Guest, now: datetime, *, tell_staff: bool
 ) -> None:
-    # Staff's notes go first, so that no edited card shows them again.
-    session.execute(delete(GuestNote).where(col(GuestNote.guest_id) == guest.id))
+    _forget_notes(session, guest)
     for request in session.exec(select(Request).where(Request.guest_id == guest.id)).all():
         if request.text or request.media_kind:
             _anonymize_request(session, request, now)
