@@ -16,6 +16,7 @@ from bot.models import (
     Event,
     EventKind,
     Guest,
+    GuestNote,
     InboundStatus,
     InboundUpdate,
     Offer,
@@ -74,6 +75,7 @@ def forget(
     if not confirmed or guest is None:
         out.send(answer if confirmed else replace(answer, notice=Kept()))
         return guest
+    _forget_notes(session, guest)  # before the cancelled cards are edited
     still_open = session.exec(
         select(Request).where(
             Request.guest_id == guest.id, col(Request.status).in_(ACTIVE_STATUSES)
@@ -159,9 +161,15 @@ def _anonymize_request(session: Session, request: Request, now: datetime) -> Non
     record(session, request_id=request.id, kind=EventKind.ANONYMIZED, now=now)
 
 
+def _forget_notes(session: Session, guest: Guest) -> None:
+    """Delete staff's notes about the guest, before any card of theirs is edited again."""
+    session.execute(delete(GuestNote).where(col(GuestNote.guest_id) == guest.id))
+
+
 def _anonymize_guest(
     session: Session, out: Outbox, env: Env, guest: Guest, now: datetime, *, tell_staff: bool
 ) -> None:
+    _forget_notes(session, guest)
     for request in session.exec(select(Request).where(Request.guest_id == guest.id)).all():
         if request.text or request.media_kind:
             _anonymize_request(session, request, now)
@@ -182,7 +190,8 @@ def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) ->
     """Anonymize requests finished before the cutoff, and guests with nothing newer.
 
     Stored updates and delivered messages older than the cutoff are deleted, since they carry
-    the same texts, and so are finished timers due before it.
+    the same texts, and so are finished timers due before it and staff's notes about guests
+    written before it.
     """
     cutoff = now - timedelta(days=older_than_days)
     old = session.exec(
@@ -211,6 +220,7 @@ def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) ->
     out = Outbox()
     for guest in stale_guests:
         _anonymize_guest(session, out, env, guest, now, tell_staff=False)
+    session.execute(delete(GuestNote).where(col(GuestNote.created_at) < cutoff))
     updates = session.execute(
         delete(InboundUpdate).where(
             col(InboundUpdate.received_at) < cutoff,

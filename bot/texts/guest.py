@@ -20,6 +20,7 @@ from bot.notices import (
     GuestHelp,
     GuestRequests,
     Kept,
+    MergedForGuest,
     RatingQuestion,
     RatingThanks,
     ReopenedForGuest,
@@ -157,6 +158,13 @@ def _done(notice: DoneForGuest, t: Translator, _hotel: HotelConfig) -> str:
     return t.gettext(
         "Request #{number} is done. I will check with you a little later that everything is fine."
     ).format(number=notice.request_id)
+
+
+@says(MergedForGuest)
+def _merged(notice: MergedForGuest, t: Translator, _hotel: HotelConfig) -> str:
+    return t.gettext("Your request #{number} is being handled together with #{other}.").format(
+        number=notice.request_id, other=notice.into_id
+    )
 
 
 @says(CancelledForGuest)
