@@ -163,6 +163,7 @@ _NEED_STEMS = tuple(
     """.split()  # noqa: SIM905
 )
 
+
 def names_a_need(text_words: Sequence[str]) -> bool:
     """Whether the words say something is wrong or ask for something to be done."""
     return any(word in _NEED_WORDS or word.startswith(_NEED_STEMS) for word in text_words)

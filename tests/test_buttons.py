@@ -22,6 +22,7 @@ from bot.buttons import (
     PickDepartment,
     Rate,
     Release,
+    SendToStaff,
     SetDuty,
     SetLanguage,
     pack,
@@ -49,6 +50,7 @@ WIRE = {
     SetLanguage("de"): "lang:de",
     Forget(confirmed=True): "forget:yes",
     Forget(confirmed=False): "forget:no",
+    SendToStaff(9): "ask:9",
 }
 SIGNER = CallbackSigner.for_token("123456:TEST")
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, update
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from bot import timers
@@ -20,6 +21,7 @@ from bot.models import (
     Offer,
     OutboxMessage,
     OutboxStatus,
+    Question,
     Request,
     RequestStatus,
 )
@@ -41,6 +43,7 @@ class Purged:
     updates: int
     messages: int
     timers: int = 0
+    questions: int = 0
 
 
 def ask_to_forget(out: Outbox, env: Env, *, person: Person, locale: str) -> None:
@@ -115,6 +118,7 @@ def _anonymize_guest(
                 update_copies(
                     session, out, env, request, copies, CardStatus.ERASED, new_status=None
                 )
+    _erase_questions(session, col(Question.guest_id) == guest.id)
     # The Telegram id goes too; a negative surrogate keeps the row unique and unreachable.
     assert guest.id is not None
     guest.telegram_id = guest.chat_id = -guest.id
@@ -123,11 +127,20 @@ def _anonymize_guest(
     session.add(guest)
 
 
+def _erase_questions(session: Session, which: ColumnElement[bool]) -> int:
+    """Blank the text of the questions ``which`` selects; the rows stay for the report."""
+    erased = session.execute(
+        update(Question).where(which, col(Question.text) != "").values(text="")
+    )
+    return int(erased.rowcount)  # type: ignore[attr-defined]
+
+
 def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) -> Purged:
     """Anonymize requests finished before the cutoff, and guests with nothing newer.
 
     Stored updates and delivered messages older than the cutoff are deleted, since they carry
-    the same texts, and so are finished timers due before it.
+    the same texts, and so are finished timers due before it; questions asked before it lose
+    their text.
     """
     cutoff = now - timedelta(days=older_than_days)
     old = session.exec(
@@ -168,10 +181,12 @@ def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) ->
             col(OutboxMessage.status) != OutboxStatus.PENDING,
         )
     ).rowcount  # type: ignore[attr-defined]
+    questions = _erase_questions(session, col(Question.created_at) < cutoff)
     return Purged(
         requests=len(old),
         guests=len(stale_guests),
         updates=int(updates),
         messages=int(sent),
         timers=timers.forget_finished(session, cutoff),
+        questions=questions,
     )
