@@ -136,7 +136,8 @@ def _erase_questions(session: Session, which: ColumnElement[bool]) -> int:
 
 
 def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) -> Purged:
-    """Anonymize requests finished before the cutoff, and guests with nothing newer.
+    """Anonymize requests finished before the cutoff, and guests with nothing newer (no
+    request, no question).
 
     Stored updates and delivered messages older than the cutoff are deleted, since they carry
     the same texts, and so are finished timers due before it; questions asked before it lose
@@ -161,9 +162,15 @@ def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) ->
         )
         .scalar_subquery()
     )
+    asked = (
+        select(func.count())
+        .select_from(Question)
+        .where(Question.guest_id == Guest.id, col(Question.created_at) >= cutoff)
+        .scalar_subquery()
+    )
     stale_guests = session.exec(
         select(Guest).where(
-            col(Guest.erased_at).is_(None), col(Guest.updated_at) < cutoff, newer == 0
+            col(Guest.erased_at).is_(None), col(Guest.updated_at) < cutoff, newer == 0, asked == 0
         )
     ).all()
     out = Outbox()
