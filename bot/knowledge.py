@@ -14,9 +14,10 @@ staff. The matching:
   from ``MIN_FUZZY`` letters (one letter more or less is too much for a four-letter word:
   "gare", a station, is not "garer", to park);
 - does not answer a message that names a need or a fault ("Wi-Fi doesn't work", "the Wi-Fi
-  is very slow", "bring me breakfast", "a late check-out?"): negations, fault words and
-  request verbs of the shipped languages (``names_a_need``) make it a request, and so does
-  a long message (``MAX_CHARACTERS``).
+  is very slow", "bring me breakfast", "a late check-out?", "I'd like breakfast at 8"):
+  negations, fault words, request verbs and wishes (not a wish to know) of the shipped
+  languages (``names_a_need``) make it a request, and so does a long message
+  (``MAX_CHARACTERS``).
 
 The answer with the most matching keywords wins, in the guest's language first; ties go to the
 entry listed first.
@@ -147,7 +148,7 @@ _NEED_WORDS = frozenset(
     not no never fix fixed cannot down bad poor weak locked
     non nicht kein keine keinen nie не нет ne pas jamais
     sale roto rota sucio sucia lento lenta lent lente mal male malo mala
-    incamera aufszimmer вномер
+    tomy incamera aufszimmer вномер enchambre
     """.split()  # noqa: SIM905 (a list that reads like one)
 )
 _NEED_STEMS = tuple(
@@ -164,6 +165,26 @@ _NEED_STEMS = tuple(
 )
 
 
+# Wanting something ("I'd like breakfast at 8", "vorrei la colazione") is a request too, unless
+# what is wanted is to know ("I'd like to know the Wi-Fi password", "хочу узнать пароль").
+_WANT_STEMS = tuple(
+    """
+    dlike wouldlike want wanna vorrei voglio vorremmo vogliamo möcht hätt
+    хочу хотел хотим quisiera quiero queremos querría voudr veux voulons aimer
+    """.split()  # noqa: SIM905
+)
+_KNOW_STEMS = tuple(
+    """
+    know tell ask sapere saper dirmi chiedere wissen sagen erfahren fragen
+    знать узна подскаж скаж спрос saber decir preguntar savoir dire demander connaît
+    """.split()  # noqa: SIM905
+)
+
+
 def names_a_need(text_words: Sequence[str]) -> bool:
     """Whether the words say something is wrong or ask for something to be done."""
-    return any(word in _NEED_WORDS or word.startswith(_NEED_STEMS) for word in text_words)
+    if any(word in _NEED_WORDS or word.startswith(_NEED_STEMS) for word in text_words):
+        return True
+    return any(word.startswith(_WANT_STEMS) for word in text_words) and not any(
+        word.startswith(_KNOW_STEMS) for word in text_words
+    )

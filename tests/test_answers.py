@@ -73,6 +73,13 @@ QUESTIONS = [
     ("fr", "Où puis-je me garer ?", "parking"),
     ("fr", "À quelle heure faut-il libérer la chambre ?", "checkout"),
     ("fr", "Y a-t-il une salle de sport ?", "gym"),
+    # Wishing to know is asking.
+    ("en", "I would like to know the wifi password", "wifi"),
+    ("de", "Ich möchte wissen, wann das Frühstück ist", "breakfast"),
+    ("it", "vorrei sapere la password del wifi", "wifi"),
+    ("ru", "хотел бы узнать пароль от вайфая", "wifi"),
+    ("es", "quiero saber la contraseña del wifi", "wifi"),
+    ("fr", "je voudrais savoir le mot de passe du wifi", "wifi"),
 ]
 
 
@@ -120,6 +127,13 @@ NEEDS = [
     ("fr", "la télé est cassée"),
     ("fr", "pas d'eau chaude"),
     ("fr", "je voudrais réserver un soin au spa"),
+    # Wishing for something is asking for it.
+    ("en", "I'd like breakfast in my room at 8"),
+    ("de", "Ich möchte Frühstück um 8 Uhr"),
+    ("it", "vorrei la colazione alle 8"),
+    ("ru", "хочу завтрак в 8"),
+    ("es", "quisiera el desayuno a las 8"),
+    ("fr", "petit-déjeuner en chambre s'il vous plaît"),
     # No topic at all; "gare" (a station) is not "garer" (to park).
     ("fr", "Où est la gare ?"),
     ("en", "two towels please"),
