@@ -254,6 +254,15 @@ class Forget(ButtonAction):
     confirmed: bool
 
 
+@dataclass(frozen=True)
+class SendToStaff(ButtonAction):
+    """Send a question the knowledge base answered on to staff after all (the guest)."""
+
+    prefix = "ask"
+    codecs = (ID,)
+    question_id: int
+
+
 def pack(action: ButtonAction) -> str:
     """``action`` as unsigned callback data; ValueError if a field cannot be written or it is
     too long to sign."""

@@ -10,10 +10,14 @@ staff. The matching:
   similarity (``fuzz.ratio``) is at least ``SIMILAR`` ("colazioni" ~ "colazione",
   "pasword" ~ "password") or the word starts with the keyword, which may be written as a
   stem ("parchegg" finds "parcheggiare", "frühstück" finds "Frühstücks"); keywords and words
-  shorter than ``MIN_STEM`` letters match exactly;
-- does not answer a message that names a need or a fault ("Wi-Fi doesn't work", "bring me
-  breakfast"): negations, fault words and request verbs of the shipped languages
-  (``names_a_need``) make it a request, and so does a long message (``MAX_CHARACTERS``).
+  shorter than ``MIN_STEM`` letters match exactly, and a word is compared for typos only
+  from ``MIN_FUZZY`` letters (one letter more or less is too much for a four-letter word:
+  "gare", a station, is not "garer", to park);
+- does not answer a message that names a need or a fault ("Wi-Fi doesn't work", "the Wi-Fi
+  is very slow", "bring me breakfast", "a late check-out?", "I'd like breakfast at 8"):
+  negations, fault words, request verbs and wishes (not a wish to know) of the shipped
+  languages (``names_a_need``) make it a request, and so does a long message
+  (``MAX_CHARACTERS``).
 
 The answer with the most matching keywords wins, in the guest's language first; ties go to the
 entry listed first.
@@ -31,6 +35,7 @@ from rapidfuzz import fuzz, process
 
 SIMILAR = 85.0
 MIN_STEM = 4
+MIN_FUZZY = 5
 MAX_CHARACTERS = 200
 
 _WORD = re.compile(r"[^\W_]+")
@@ -104,6 +109,8 @@ class Knowledge:
             for end in range(MIN_STEM, len(word)):
                 if word[:end] in self._part_set:
                     found.add(word[:end])
+            if len(word) < MIN_FUZZY:
+                continue
             for part, _score, _index in process.extract(
                 word, self._long_parts, scorer=fuzz.ratio, score_cutoff=SIMILAR, limit=None
             ):
@@ -132,26 +139,52 @@ class Knowledge:
 
 
 # Words that make a message a request even when it names a topic of the knowledge base: a
-# negation or fault ("doesn't work", "kaputt"), or a verb asking for something to be done.
-# Whole words, and stems matched at the start of a word ("brok" finds "broken").
+# negation or fault ("doesn't work", "kaputt", "too slow"), or a verb asking for something to
+# be done or booked. Whole words, and stems matched at the start of a word ("brok" finds
+# "broken"). Neighbouring words are joined too (``words``), so "late check-out" is
+# "latecheck" and "aufs Zimmer" is "aufszimmer".
 _NEED_WORDS = frozenset(
     """
-    not no never fix fixed cannot non nicht kein keine keinen nie не нет ne pas jamais
-    sale roto rota sucio sucia
+    not no never fix fixed cannot down bad poor weak locked
+    non nicht kein keine keinen nie не нет ne pas jamais
+    sale roto rota sucio sucia lento lenta lent lente mal male malo mala
+    tomy incamera aufszimmer вномер enchambre
     """.split()  # noqa: SIM905 (a list that reads like one)
 )
 _NEED_STEMS = tuple(
     """
-    broke brok repair need bring send problem issue leak dirty stuck
-    rott guast portat portar portami bisogn sporc manca
-    kaputt defekt bring brauch schick dreckig schmutzig
-    слома сломан принес нужн нужен пришл проблем гряз
-    necesit traer traig envia envíe envie
-    cassé panne apport besoin envoy problème
+    broke brok repair need bring send problem issue leak dirty stuck slow drop disconnect
+    terribl awful book reserv latecheck
+    rott guast portat portar portami bisogn sporc manca lentissim debol pessim prenot posticip
+    kaputt defekt bring brauch schick dreckig schmutzig langsam schlecht schwach buch
+    spätercheck späterercheck späterencheck
+    слома сломан принес нужн нужен пришл проблем гряз медлен плох слаб забронир брон поздн
+    necesit traer traig envia envíe envie débil salidatard
+    cassé panne apport besoin envoy problème faible mauvais réserv départtard
+    """.split()  # noqa: SIM905
+)
+
+
+# Wanting something ("I'd like breakfast at 8", "vorrei la colazione") is a request too, unless
+# what is wanted is to know ("I'd like to know the Wi-Fi password", "хочу узнать пароль").
+_WANT_STEMS = tuple(
+    """
+    dlike wouldlike want wanna vorrei voglio vorremmo vogliamo möcht hätt
+    хочу хотел хотим quisiera quiero queremos querría voudr veux voulons aimer
+    """.split()  # noqa: SIM905
+)
+_KNOW_STEMS = tuple(
+    """
+    know tell ask sapere saper dirmi chiedere wissen sagen erfahren fragen
+    знать узна подскаж скаж спрос saber decir preguntar savoir dire demander connaît
     """.split()  # noqa: SIM905
 )
 
 
 def names_a_need(text_words: Sequence[str]) -> bool:
     """Whether the words say something is wrong or ask for something to be done."""
-    return any(word in _NEED_WORDS or word.startswith(_NEED_STEMS) for word in text_words)
+    if any(word in _NEED_WORDS or word.startswith(_NEED_STEMS) for word in text_words):
+        return True
+    return any(word.startswith(_WANT_STEMS) for word in text_words) and not any(
+        word.startswith(_KNOW_STEMS) for word in text_words
+    )

@@ -126,6 +126,8 @@ class Reason(StrEnum):
     NOT_REGISTERED = "not_registered"
     UNKNOWN_DEPARTMENT = "unknown_department"
     NO_LONGER_APPLIES = "no_longer_applies"
+    QUESTION_GONE = "question_gone"
+    ALREADY_SENT_ON = "already_sent_on"
 
 
 class Refused(Notice):
@@ -155,6 +157,10 @@ def refused(error: errors.DomainError) -> Refused:
         return Refused(Reason.NOT_REGISTERED)
     if isinstance(error, errors.UnknownDepartment):
         return Refused(Reason.UNKNOWN_DEPARTMENT)
+    if isinstance(error, errors.QuestionGone):
+        return Refused(Reason.QUESTION_GONE)
+    if isinstance(error, errors.AlreadySentOn):
+        return Refused(Reason.ALREADY_SENT_ON, request_id=error.request_id)
     return Refused(Reason.NO_LONGER_APPLIES)
 
 
@@ -278,6 +284,21 @@ class Courtesy(Notice):
     (``said``: a ``bot.smalltalk.SmallTalk`` value)."""
 
     said: str
+
+
+class InstantAnswer(Notice):
+    """A guest's question answered from the hotel's knowledge base (``answer``: the entry's
+    text in the guest's language), with a button to send the question to staff after all."""
+
+    question_id: int
+    answer: str
+
+
+class AnswerSentOn(Notice):
+    """The instant answer, edited once its question went on to staff as ``request_id``."""
+
+    answer: str
+    request_id: int
 
 
 class SlowDown(Notice):

@@ -8,10 +8,10 @@ from typing import Any
 from telegram import Message, Update
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
-from bot.buttons import Cancel, FollowUpAnswer, Forget, PickDepartment, Rate
+from bot.buttons import Cancel, FollowUpAnswer, Forget, PickDepartment, Rate, SendToStaff
 from bot.deps import ConciergeContext
 from bot.notices import Unsupported
-from bot.services import followups, guests, privacy, prompts, requests
+from bot.services import answers, followups, guests, privacy, prompts, requests
 from bot.services.requests import Content
 from handlers.buttons import ButtonCallback, Buttons
 from handlers.common import (
@@ -148,6 +148,18 @@ async def on_rating(update: Update, context: ConciergeContext, button: Rate) -> 
     )
 
 
+async def on_send_to_staff(update: Update, context: ConciergeContext, button: SendToStaff) -> None:
+    """Send a question the bot answered on to staff after all; the answer says so."""
+    await press(
+        update,
+        context,
+        answers.send_to_staff,
+        guest_id=guest_id(context),
+        question_id=button.question_id,
+        message_id=pressed_message_id(update),
+    )
+
+
 async def forget_me(update: Update, context: ConciergeContext) -> None:
     """Ask the guest to confirm that their data should be erased."""
     if context.actor is not None and context.actor.staff is not None:
@@ -188,3 +200,4 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], buttons: Bu
     buttons.on(PickDepartment, on_pick)
     buttons.on(FollowUpAnswer, on_followup)
     buttons.on(Rate, on_rating)
+    buttons.on(SendToStaff, on_send_to_staff)

@@ -28,6 +28,7 @@ from bot.buttons import (
     PickDepartment,
     Rate,
     Release,
+    SendToStaff,
     SetDuty,
     SetLanguage,
     pack,
@@ -61,6 +62,7 @@ WIRE = {
     MergeMenu(12): "mrg:12",
     MergeInto(12, 9): "mrgi:12:9",
     NoteAbout(12): "note:12",
+    SendToStaff(9): "ask:9",
 }
 SIGNER = CallbackSigner.for_token("123456:TEST")
 

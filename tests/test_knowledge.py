@@ -8,6 +8,9 @@ from bot.config import ConfigError, HotelConfig, parse_hotel_config
 from bot.knowledge import Knowledge
 from tests.conftest import TEST_HOTEL
 
+# The test hotel without its own knowledge base: these tests bring theirs.
+BASE = TEST_HOTEL.read_text(encoding="utf-8").split("\n[[answers]]", 1)[0]
+
 ANSWERS = """
 [[answers]]
 key = "wifi"
@@ -38,7 +41,7 @@ text = { en = "The gym on floor -1 is open 6:00–22:00." }
 
 @pytest.fixture(scope="module")
 def hotel() -> HotelConfig:
-    return parse_hotel_config(TEST_HOTEL.read_text(encoding="utf-8") + ANSWERS)
+    return parse_hotel_config(BASE + ANSWERS)
 
 
 QUESTIONS = [
@@ -135,10 +138,10 @@ def test_long_messages_and_empty_ones_are_not_questions(hotel: HotelConfig) -> N
 )
 def test_bad_answers_are_named(entry: str, error: str) -> None:
     with pytest.raises(ConfigError, match=error):
-        parse_hotel_config(TEST_HOTEL.read_text(encoding="utf-8") + "\n[[answers]]\n" + entry)
+        parse_hotel_config(BASE + "\n[[answers]]\n" + entry)
 
 
 def test_duplicate_answer_keys_are_named() -> None:
     entry = '\n[[answers]]\nkey = "wifi"\nkeywords = { en = ["wifi"] }\ntext = { en = "x" }\n'
     with pytest.raises(ConfigError, match=r"answers\.1\.key: duplicate key 'wifi'"):
-        parse_hotel_config(TEST_HOTEL.read_text(encoding="utf-8") + entry * 2)
+        parse_hotel_config(BASE + entry * 2)

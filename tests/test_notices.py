@@ -34,6 +34,7 @@ SAMPLES: list[n.Notice] = [
         for e in (errors.AlreadyAnswered(), errors.NotRegistered(), errors.DomainError())
     ),
     n.refused(errors.UnknownDepartment("spa", ["housekeeping"])),
+    *(n.refused(e) for e in (errors.QuestionGone(), errors.AlreadySentOn(5))),
     n.GuestHelp(),
     n.Welcome("Anna", "412"),
     n.Welcome("", None),
@@ -57,6 +58,9 @@ SAMPLES: list[n.Notice] = [
     n.RatingThanks(4),
     n.ReopenedForGuest(1, "housekeeping"),
     n.SlowDown(20),
+    n.InstantAnswer(1, "Breakfast is served from 7:00 to 10:30."),
+    n.AnswerSentOn("Breakfast is served from 7:00 to 10:30.", 5),
+    n.AnswerSentOn("", 5),
     n.Courtesy("thanks"),
     n.Courtesy("greeting"),
     n.Courtesy("ack"),

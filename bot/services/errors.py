@@ -60,3 +60,15 @@ class UnknownDepartment(DomainError):
         super().__init__(key)
         self.key = key
         self.valid = valid
+
+
+class QuestionGone(DomainError):
+    """No such question of this guest's (or its text was erased)."""
+
+
+class AlreadySentOn(DomainError):
+    """The question was sent on to staff before, as ``request_id``."""
+
+    def __init__(self, request_id: int) -> None:
+        super().__init__(request_id)
+        self.request_id = request_id

@@ -35,6 +35,14 @@ class BusiestHour:
 
 
 @dataclass(frozen=True)
+class QuestionTotals:
+    """Guests' questions answered from the knowledge base in a period."""
+
+    answered: int = 0
+    sent_on: int = 0  # of those, sent on to staff by the guest ("not what I asked")
+
+
+@dataclass(frozen=True)
 class PeriodFigures:
     """Everything ``/report`` shows about the requests created and follow-ups sent in a period."""
 
@@ -48,3 +56,4 @@ class PeriodFigures:
     to_done: Spread
     busiest_hour: BusiestHour | None
     followups: FollowupTotals
+    questions: QuestionTotals = QuestionTotals()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, update
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from bot import timers
@@ -22,6 +23,7 @@ from bot.models import (
     Offer,
     OutboxMessage,
     OutboxStatus,
+    Question,
     Request,
     RequestStatus,
     as_utc,
@@ -49,6 +51,7 @@ class Purged:
     updates: int
     messages: int
     timers: int = 0
+    questions: int = 0
 
 
 def ask_to_forget(out: Outbox, env: Env, *, person: Person, locale: str) -> None:
@@ -178,6 +181,7 @@ def _anonymize_guest(
                 update_copies(
                     session, out, env, request, copies, CardStatus.ERASED, new_status=None
                 )
+    _erase_questions(session, col(Question.guest_id) == guest.id)
     # The Telegram id goes too; a negative surrogate keeps the row unique and unreachable.
     assert guest.id is not None
     guest.telegram_id = guest.chat_id = -guest.id
@@ -186,12 +190,21 @@ def _anonymize_guest(
     session.add(guest)
 
 
+def _erase_questions(session: Session, which: ColumnElement[bool]) -> int:
+    """Blank the text of the questions ``which`` selects; the rows stay for the report."""
+    erased = session.execute(
+        update(Question).where(which, col(Question.text) != "").values(text="")
+    )
+    return int(erased.rowcount)  # type: ignore[attr-defined]
+
+
 def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) -> Purged:
-    """Anonymize requests finished before the cutoff, and guests with nothing newer.
+    """Anonymize requests finished before the cutoff, and guests with nothing newer (no
+    request, no question).
 
     Stored updates and delivered messages older than the cutoff are deleted, since they carry
     the same texts, and so are finished timers due before it and staff's notes about guests
-    written before it.
+    written before it; questions asked before it lose their text.
     """
     cutoff = now - timedelta(days=older_than_days)
     old = session.exec(
@@ -212,9 +225,15 @@ def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) ->
         )
         .scalar_subquery()
     )
+    asked = (
+        select(func.count())
+        .select_from(Question)
+        .where(Question.guest_id == Guest.id, col(Question.created_at) >= cutoff)
+        .scalar_subquery()
+    )
     stale_guests = session.exec(
         select(Guest).where(
-            col(Guest.erased_at).is_(None), col(Guest.updated_at) < cutoff, newer == 0
+            col(Guest.erased_at).is_(None), col(Guest.updated_at) < cutoff, newer == 0, asked == 0
         )
     ).all()
     out = Outbox()
@@ -233,10 +252,12 @@ def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) ->
             col(OutboxMessage.status) != OutboxStatus.PENDING,
         )
     ).rowcount  # type: ignore[attr-defined]
+    questions = _erase_questions(session, col(Question.created_at) < cutoff)
     return Purged(
         requests=len(old),
         guests=len(stale_guests),
         updates=int(updates),
         messages=int(sent),
         timers=timers.forget_finished(session, cutoff),
+        questions=questions,
     )

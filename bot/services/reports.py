@@ -30,6 +30,7 @@ from bot.models import (
     FollowUp,
     FollowUpStatus,
     Guest,
+    Question,
     Request,
     RequestStatus,
     Staff,
@@ -37,7 +38,13 @@ from bot.models import (
 )
 from bot.services import errors
 from bot.services.common import Env
-from bot.services.figures import BusiestHour, FollowupTotals, PeriodFigures, Spread
+from bot.services.figures import (
+    BusiestHour,
+    FollowupTotals,
+    PeriodFigures,
+    QuestionTotals,
+    Spread,
+)
 from bot.services.requests import staff_member
 from bot.texts import supervisor as texts
 
@@ -372,7 +379,19 @@ def period_figures(
         to_done=to_done,
         busiest_hour=_busiest_hour(session, start, end, env.hotel.tz),
         followups=followup_totals(session, start, end),
+        questions=question_totals(session, start, end),
     )
+
+
+def question_totals(session: Session, start: datetime, end: datetime) -> QuestionTotals:
+    """Questions answered from the knowledge base from ``start`` to ``end``, in one query."""
+    created = col(Question.created_at)
+    answered, sent_on = session.exec(
+        select(func.count(), func.count(col(Question.request_id))).where(
+            created >= start, created < end
+        )
+    ).one()
+    return QuestionTotals(answered=int(answered), sent_on=int(sent_on))
 
 
 def period_report(

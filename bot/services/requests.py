@@ -38,7 +38,7 @@ from bot.notices import (
 )
 from bot.notifier import Outbox
 from bot.routing import Tier, match_department, recipients
-from bot.services import errors, followups, guests, memory
+from bot.services import answers, errors, followups, guests, memory
 from bot.services.common import Env, Person, event, record_rows, tell
 from bot.services.offers import active_offers, offer, update_copies
 
@@ -91,9 +91,10 @@ def submit(
 ) -> Request | None:
     """Store a guest's message as a request, offer it, and acknowledge it at once.
 
-    Returns None when the message was the room number the bot had asked for, or courtesy
-    (thanks, a greeting, "ok", emoji: ``bot.smalltalk``), which is answered in kind. ``known``: the
-    guest as already read in this session, if they were.
+    Returns None when the message was the room number the bot had asked for, courtesy
+    (thanks, a greeting, "ok", emoji: ``bot.smalltalk``), which is answered in kind, or a
+    question the hotel's knowledge base answers (``services.answers``). ``known``: the guest as
+    already read in this session, if they were.
     """
     guest = guests.ensure(session, env, person, now, known=known)
     if guest.awaiting_room and content.media_kind is None:
@@ -108,8 +109,18 @@ def submit(
     if said is not None:  # thanks, a greeting, "ok": answered in kind, not a request
         tell(out, guest, Courtesy(said.value))
         return None
+    if answers.answer(session, out, env, guest=guest, content=content, now=now):
+        return None
     if _too_fast(session, out, env, guest, now):
         return None
+    return create(session, out, env, guest, content, now)
+
+
+def create(
+    session: Session, out: Outbox, env: Env, guest: Guest, content: Content, now: datetime
+) -> Request:
+    """Store what ``guest`` sent as a request, route and offer it, and acknowledge it (the
+    checks of ``submit`` already passed)."""
     matched = match_department(env.hotel, content.text, guest.language)
     department = matched or env.hotel.hotel.fallback_department
     request = Request(

@@ -197,6 +197,10 @@ def refusal(notice: Refused, t: Translator, _hotel: HotelConfig) -> str:
         return _("Only registered hotel staff can do this.")
     if reason == Reason.UNKNOWN_DEPARTMENT:
         return _("There is no such department.")
+    if reason == Reason.QUESTION_GONE:
+        return _("This question is no longer on record. Please write it to me again.")
+    if reason == Reason.ALREADY_SENT_ON:
+        return _("Already sent to staff as request #{number}.").format(number=notice.request_id)
     return _("This button no longer applies.")
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bot.buttons import Cancel, FollowUpAnswer, Forget, PickDepartment, Rate
+from bot.buttons import Cancel, FollowUpAnswer, Forget, PickDepartment, Rate, SendToStaff
 from bot.config import HotelConfig
 from bot.i18n import Translator, noop
 from bot.models import ACTIVE_STATUSES
 from bot.notices import (
     AcceptedForGuest,
+    AnswerSentOn,
     AskRoom,
     CancelledForGuest,
     Courtesy,
@@ -19,6 +20,7 @@ from bot.notices import (
     Forgotten,
     GuestHelp,
     GuestRequests,
+    InstantAnswer,
     Kept,
     MergedForGuest,
     RatingQuestion,
@@ -248,6 +250,21 @@ _NOTED = noop("Noted. I'm here whenever you need anything.")
 @says(Courtesy)
 def _courtesy(notice: Courtesy, t: Translator, _hotel: HotelConfig) -> str:
     return t.gettext(_COURTESY.get(notice.said, _NOTED))
+
+
+@renders(InstantAnswer)
+def _instant_answer(notice: InstantAnswer, t: Translator, _hotel: HotelConfig) -> Rendering:
+    """The hotel's own answer, as configured, with the way to a person under it."""
+    label = t.gettext("Not what I asked — send it to staff")
+    return notice.answer, ((Button(label, SendToStaff(notice.question_id)),),)
+
+
+@says(AnswerSentOn)
+def _answer_sent_on(notice: AnswerSentOn, t: Translator, _hotel: HotelConfig) -> str:
+    sent = "↪ " + t.gettext("Sent on to staff as request #{number}.").format(
+        number=notice.request_id
+    )
+    return notice.answer + "\n\n" + sent if notice.answer else sent
 
 
 @says(SlowDown)

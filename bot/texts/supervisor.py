@@ -298,6 +298,14 @@ def period_report(hotel: HotelConfig, t: Translator, period: str, figures: Perio
         lines += followup_totals(t, totals)
         if totals.average_rating is None:
             lines.append(_("No ratings."))
+    if figures.questions.answered:
+        lines.append("")
+        lines.append(
+            _("Questions answered instantly: {count} · sent on to staff: {sent}").format(
+                count=t.number(figures.questions.answered),
+                sent=t.number(figures.questions.sent_on),
+            )
+        )
     return "\n".join(lines)
 
 
