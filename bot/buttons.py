@@ -147,6 +147,12 @@ class Done(OnRequest):
     prefix = "done"
 
 
+class ReplyToGuest(OnRequest):
+    """Write to the guest of a request through the bot (its assignee)."""
+
+    prefix = "rpl"
+
+
 class Cancel(OnRequest):
     """Cancel one of the guest's own requests."""
 

@@ -59,6 +59,7 @@ class Outgoing:
     edit_message_id: int | None = None
     edit_offer_id: int | None = None  # edit the message shown for this offer, once it is known
     offer_id: int | None = None  # remember the sent message on this offer, to edit it later
+    reply_offer_id: int | None = None  # send it as a reply to the message shown for this offer
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Rendered:
     edit_message_id: int | None = None
     edit_offer_id: int | None = None  # edit the message shown for this offer, once it is known
     offer_id: int | None = None  # remember the sent message on this offer, to edit it later
+    reply_offer_id: int | None = None  # send it as a reply to the message shown for this offer
 
 
 @dataclass

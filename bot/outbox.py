@@ -78,7 +78,7 @@ def to_payload(message: Outgoing) -> dict[str, Any]:
             "longitude": media.longitude,
             "caption": media.caption,
         }
-    for key in ("edit_message_id", "edit_offer_id", "offer_id"):
+    for key in ("edit_message_id", "edit_offer_id", "offer_id", "reply_offer_id"):
         value = getattr(message, key)
         if value is not None:
             payload[key] = value
@@ -107,6 +107,7 @@ def from_payload(chat_id: int, payload: dict[str, Any]) -> Outgoing:
         edit_message_id=payload.get("edit_message_id"),
         edit_offer_id=payload.get("edit_offer_id"),
         offer_id=payload.get("offer_id"),
+        reply_offer_id=payload.get("reply_offer_id"),
     )
 
 

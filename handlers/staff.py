@@ -7,10 +7,10 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.buttons import Accept, Done, Release, SetDuty
+from bot.buttons import Accept, Done, Release, ReplyToGuest, SetDuty
 from bot.deps import ConciergeContext
 from bot.notices import StaffTasks, refused, snippet_of
-from bot.services import errors, requests, staff
+from bot.services import errors, requests, staff, threads
 from handlers.buttons import ButtonCallback, Buttons
 from handlers.common import PRIVATE, press, reply, request_button, staff_id
 
@@ -60,6 +60,9 @@ on_release: ButtonCallback[Release] = request_button(
     requests.release, "Hand a request back so that it is offered again."
 )
 on_done: ButtonCallback[Done] = request_button(requests.mark_done, "Mark a request done.")
+on_reply: ButtonCallback[ReplyToGuest] = request_button(
+    threads.ask_reply, "Take the staff member's next text as a message to the guest."
+)
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], buttons: Buttons) -> None:
@@ -74,3 +77,4 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], buttons: Bu
     buttons.on(Accept, on_accept)
     buttons.on(Release, on_release)
     buttons.on(Done, on_done)
+    buttons.on(ReplyToGuest, on_reply)
