@@ -369,3 +369,31 @@ async def test_relay_is_refused_once_the_request_is_finished(
     assert "#1" in bot.telegram.alerts()[-1]
     await bot.say(GUEST, "Два полотенца, пожалуйста", language_code="ru")  # the relay is over
     assert [r.id for r in requests_of(desk)] == [1, 2]
+
+
+async def test_forgetme_erases_what_was_added_and_relayed(
+    bot: Bot, desk: Desk, staffed: None
+) -> None:
+    ack = await open_request(bot, "de")
+    await bot.press(MARIA, "acc:1")
+    await bot.press(MARIA, "rpl:1")
+    await bot.say(MARIA, "Welche Farbe?", language_code="it")
+    await bot.say(GUEST, "Blau, bitte", language_code="de")
+    bot.clock.advance(60)
+    await bot.say(GUEST, "Und ein Kissen", language_code="de", **replying_to(ack))
+    assert {e.kind for e in events_of(desk, 1)} >= {
+        EventKind.ADDED,
+        EventKind.STAFF_MESSAGE,
+        EventKind.GUEST_MESSAGE,
+    }
+
+    await bot.say(GUEST, "/forgetme", language_code="de")
+    await bot.press(GUEST, "forget:yes", language_code="de")
+
+    said = [
+        e.details
+        for e in events_of(desk, 1)
+        if e.kind in (EventKind.ADDED, EventKind.STAFF_MESSAGE, EventKind.GUEST_MESSAGE)
+    ]
+    assert said and all(details == {} for details in said)
+    assert requests_of(desk)[0].text == ""
