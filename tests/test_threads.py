@@ -397,3 +397,19 @@ async def test_forgetme_erases_what_was_added_and_relayed(
     ]
     assert said and all(details == {} for details in said)
     assert requests_of(desk)[0].text == ""
+
+
+async def test_an_answer_to_a_staff_message_after_done_reopens_nothing(
+    bot: Bot, desk: Desk, staffed: None
+) -> None:
+    await open_request(bot, "it")
+    await bot.press(MARIA, "acc:1")
+    await bot.press(MARIA, "rpl:1")
+    await bot.say(MARIA, "Li ho lasciati davanti alla porta", language_code="it")
+    await bot.press(MARIA, "done:1")
+
+    await bot.say(GUEST, "Li ho trovati, perfetti", language_code="it")
+
+    assert requests_of(desk)[0].status == RequestStatus.DONE
+    answers = it("💬 #{number} · room {room} — the guest answers:").format(number=1, room="412")
+    assert bot.telegram.texts(MARIA)[-1] == f"{answers}\nLi ho trovati, perfetti"

@@ -181,12 +181,11 @@ def _add(
     how = Addition.ANSWER if relay else Addition.ADDED
     holders = _holders(session, request)
     reopened = False
-    if request.status == RequestStatus.DONE:
-        assignee = session.get(Staff, request.assignee_id) if request.assignee_id else None
+    if request.status == RequestStatus.DONE and not relay:
+        # Not fixed after all: offered again with the full text, as a "No" to the follow-up
+        # would; whoever did it hears why (an answer to their message reopens nothing).
         reopened = followups.reopen(session, out, env, request, guest, now)
-        if reopened:  # offered again with the full text; whoever did it hears why
-            how = Addition.REOPENED
-            holders = [_Holder(assignee, None)] if assignee is not None and assignee.active else []
+        how = Addition.REOPENED if reopened else how
     notice = GuestAdded(
         request.id, request.room, content.text, content.media_kind, request.language, how
     )
@@ -212,10 +211,13 @@ def _extend(session: Session, request: Request, content: Content) -> None:
 
 
 def _holders(session: Session, request: Request) -> list[_Holder]:
-    """Who has the request in hand: its assignee (with their card), else those offered it."""
-    if request.status == RequestStatus.ACCEPTED and request.assignee_id is not None:
+    """Who has the request in hand: its assignee (with their card; also of a done request),
+    else those offered it."""
+    if request.status in (RequestStatus.ACCEPTED, RequestStatus.DONE):
+        if request.assignee_id is None:
+            return []
         assignee = session.get(Staff, request.assignee_id)
-        if assignee is None:
+        if assignee is None or not assignee.active:
             return []
         card = session.exec(
             select(Offer.id)
