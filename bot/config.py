@@ -97,6 +97,9 @@ class Limits(_Strict):
     burst_seconds: int = Field(default=10, ge=0, le=120)
     # How long the guest's next message answers a staff member's message.
     relay_reply_minutes: int = Field(default=15, ge=1, le=1440)
+    # How long, after a "No" to a follow-up, the guest's next message explains what is wrong;
+    # 0: not asked.
+    explain_minutes: int = Field(default=30, ge=0, le=1440)
 
 
 class Department(_Strict):

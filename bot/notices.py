@@ -256,10 +256,11 @@ class RatingThanks(Notice):
 
 
 class ReopenedForGuest(Notice):
-    """Reply to a negative follow-up."""
+    """Reply to a negative follow-up; ``ask_why``: with the question what is still wrong."""
 
     request_id: int
     department: str
+    ask_why: bool = True
 
 
 class AddedForGuest(Notice):

@@ -56,6 +56,7 @@ SAMPLES: list[n.Notice] = [
     n.RatingQuestion(4),
     n.RatingThanks(4),
     n.ReopenedForGuest(1, "housekeeping"),
+    n.ReopenedForGuest(1, "housekeeping", ask_why=False),
     n.SlowDown(20),
     n.AddedForGuest(1),
     n.AddedForGuest(1, relay=True),

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from bot.i18n import I18n
 from bot.models import Event, EventKind, Request, RequestStatus, Role
-from tests.conftest import Desk, register, submit
+from tests.conftest import Desk, answer_followup, followup_sent, register, submit
 from tests.harness import Bot
 
 GUEST = 5001
@@ -413,3 +413,21 @@ async def test_an_answer_to_a_staff_message_after_done_reopens_nothing(
     assert requests_of(desk)[0].status == RequestStatus.DONE
     answers = it("💬 #{number} · room {room} — the guest answers:").format(number=1, room="412")
     assert bot.telegram.texts(MARIA)[-1] == f"{answers}\nLi ho trovati, perfetti"
+
+
+def test_explanations_can_be_turned_off(desk: Desk, staffed: None, guest_room_412: Any) -> None:
+    limits = desk.env.hotel.limits.model_copy(update={"explain_minutes": 0})
+    desk.env = replace(desk.env, hotel=desk.env.hotel.model_copy(update={"limits": limits}))
+    followup_sent(desk, guest_room_412, "Zwei Handtücher bitte")
+
+    answer_followup(desk, guest_room_412.telegram_id, 1, fine=False)
+
+    (reopened,) = desk.texts_to(guest_room_412.chat_id)
+    assert reopened == tr(
+        "de",
+        "I am sorry. Request #{number} is open again and back with {department} as a "
+        "priority, and the duty manager has been told.",
+        number=1,
+        department="Housekeeping",
+    )
+    assert submit(desk, guest_room_412, "Das Bügeleisen ist nie gekommen").id == 2

@@ -190,10 +190,10 @@ def answer(
         tell(out, guest, RatingQuestion(followup_id))
         return request
     reopen(session, out, env, request, guest, now)
-    _reply(out, guest, message_id, ReopenedForGuest(request.id, request.department))
     from bot.services import threads  # threads reopens through this module
 
-    threads.expect_explanation(session, guest, request, now)
+    ask_why = threads.expect_explanation(session, env, guest, request, now)
+    _reply(out, guest, message_id, ReopenedForGuest(request.id, request.department, ask_why))
     return request
 
 

@@ -9,8 +9,8 @@ A guest's message joins request #N instead of opening a new one when it is
 - sent while the guest's thread window on #N is open (``Guest.thread_request_id``,
   ``thread_until``, ``thread_kind``): a ``BURST`` right after a new request
   (``limits.burst_seconds``: a photo after its text, an album, the tail of a long text), the
-  ``EXPLAIN``-ation asked for after a "No" to a follow-up (``EXPLAIN_MINUTES``), or the answer
-  to a staff member's message (``RELAY``, ``limits.relay_reply_minutes``).
+  ``EXPLAIN``-ation asked for after a "No" to a follow-up (``limits.explain_minutes``), or the
+  answer to a staff member's message (``RELAY``, ``limits.relay_reply_minutes``).
 
 Waiting, accepted and done requests take additions; a done one is reopened as a "No" to its
 follow-up would reopen it. A closed or cancelled request's thread is over: the message is a new
@@ -64,7 +64,6 @@ EXPLAIN = "explain"  # the explanation after a "No" to a follow-up
 RELAY = "relay"  # the answer to a staff member's message
 REPLY = "reply"  # a Telegram reply to a message about the request (never a window)
 
-EXPLAIN_MINUTES = 30
 REPLY_PROMPT = "reply"  # the staff member's next text goes to the guest
 EVENT_TEXT_LIMIT = 1000  # characters of a relayed or added text kept in the timeline
 
@@ -94,10 +93,16 @@ def opened(session: Session, env: Env, guest: Guest, request: Request, now: date
     _set_window(session, guest, request.id, BURST, now + _burst(env))
 
 
-def expect_explanation(session: Session, guest: Guest, request: Request, now: datetime) -> None:
-    """The guest said a request is not fixed: their next message explains what is wrong."""
-    if request.status in ACTIVE_STATUSES:
-        _set_window(session, guest, request.id, EXPLAIN, now + timedelta(minutes=EXPLAIN_MINUTES))
+def expect_explanation(
+    session: Session, env: Env, guest: Guest, request: Request, now: datetime
+) -> bool:
+    """The guest said a request is not fixed: their next message explains what is wrong.
+    False if it is not taken as one (``limits.explain_minutes`` is 0, or the request is over)."""
+    minutes = env.hotel.limits.explain_minutes
+    if minutes == 0 or request.status not in ACTIVE_STATUSES:
+        return False
+    _set_window(session, guest, request.id, EXPLAIN, now + timedelta(minutes=minutes))
+    return True
 
 
 @dataclass(frozen=True)

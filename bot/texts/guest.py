@@ -228,6 +228,8 @@ def _reopened(notice: ReopenedForGuest, t: Translator, hotel: HotelConfig) -> st
         "I am sorry. Request #{number} is open again and back with {department} as a "
         "priority, and the duty manager has been told."
     ).format(number=notice.request_id, department=department(hotel, t, notice.department))
+    if not notice.ask_why:
+        return reopened
     return reopened + "\n\n" + _("What is still wrong? Your next message goes with the request.")
 
 
