@@ -62,6 +62,9 @@ def hotel_toml(
         "",
         "[limits]",
         "guest_messages_per_minute = 20",
+        # Every message a request of its own, as the scenarios count them (a guest's messages
+        # seconds apart would otherwise join one request).
+        "burst_seconds = 0",
     ]
     for department in departments:
         lines += [

@@ -191,6 +191,12 @@ class NoteAbout(OnRequest):
     prefix = "note"
 
 
+class ReplyToGuest(OnRequest):
+    """Write to the guest of a request through the bot (its assignee)."""
+
+    prefix = "rpl"
+
+
 class Cancel(OnRequest):
     """Cancel one of the guest's own requests."""
 

@@ -95,6 +95,14 @@ class Limits(_Strict):
 
     guest_messages_per_minute: int = Field(default=20, ge=1, le=1000)
     retention_days: int = Field(default=90, ge=1, le=3650)
+    # A guest's messages this soon after a new request join it (text then photo, an album,
+    # the tail of a long text); 0: every message stands alone.
+    burst_seconds: int = Field(default=10, ge=0, le=120)
+    # How long the guest's next message answers a staff member's message.
+    relay_reply_minutes: int = Field(default=15, ge=1, le=1440)
+    # How long, after a "No" to a follow-up, the guest's next message explains what is wrong;
+    # 0: not asked.
+    explain_minutes: int = Field(default=30, ge=0, le=1440)
 
 
 class Department(_Strict):

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import bindparam, update
 from sqlmodel import Session
-from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram import Bot, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot import intake, outbox, queue
@@ -103,18 +103,34 @@ def _markup_json(message: Rendered, signer: CallbackSigner) -> dict[str, Any] | 
     }
 
 
-async def _send_media(bot: Bot, chat_id: int, media: Media) -> Message | None:
+async def _send_media(
+    bot: Bot, chat_id: int, media: Media, reply_to: int | None = None
+) -> Message | None:
     caption = media.caption[:CAPTION_LIMIT] or None
+    reply = (
+        ReplyParameters(reply_to, allow_sending_without_reply=True)
+        if reply_to is not None
+        else None
+    )
     if media.kind == "location" and media.latitude is not None and media.longitude is not None:
         return await bot.send_location(
-            chat_id=chat_id, latitude=media.latitude, longitude=media.longitude
+            chat_id=chat_id,
+            latitude=media.latitude,
+            longitude=media.longitude,
+            reply_parameters=reply,
         )
     if media.kind == "photo" and media.file_id:
-        return await bot.send_photo(chat_id=chat_id, photo=media.file_id, caption=caption)
+        return await bot.send_photo(
+            chat_id=chat_id, photo=media.file_id, caption=caption, reply_parameters=reply
+        )
     if media.kind == "voice" and media.file_id:
-        return await bot.send_voice(chat_id=chat_id, voice=media.file_id, caption=caption)
+        return await bot.send_voice(
+            chat_id=chat_id, voice=media.file_id, caption=caption, reply_parameters=reply
+        )
     if media.kind == "document" and media.file_id:
-        return await bot.send_document(chat_id=chat_id, document=media.file_id, caption=caption)
+        return await bot.send_document(
+            chat_id=chat_id, document=media.file_id, caption=caption, reply_parameters=reply
+        )
     return None
 
 
@@ -123,9 +139,11 @@ async def send(
     message: Rendered,
     edit_target: int | None,
     signer: CallbackSigner,
+    reply_to: int | None = None,
 ) -> int | None:
     """Send ``message``, or edit ``edit_target`` with it (or delete it, or its buttons, as
     ``message.remove`` says); return the id of the last message sent.
+    ``reply_to``: the message the first one sent replies to (sent anyway if it is gone).
 
     A text over Telegram's limit is split; the buttons go with the last part. Texts go out
     with their answer left as JSON (only its message id is kept).
@@ -155,8 +173,9 @@ async def send(
         return result.message_id if isinstance(result, Message) else None
     last: int | None = None
     if message.media is not None:
-        media = await _send_media(bot, message.chat_id, message.media)
+        media = await _send_media(bot, message.chat_id, message.media, reply_to)
         last = media.message_id if media is not None else None
+        reply_to = None
     if message.text:
         parts = split_text(message.text)
         for index, part in enumerate(parts):
@@ -166,6 +185,11 @@ async def send(
                     "text": part,
                     "reply_markup": (
                         _markup_json(message, signer) if index == len(parts) - 1 else None
+                    ),
+                    "reply_parameters": (
+                        {"message_id": reply_to, "allow_sending_without_reply": True}
+                        if reply_to is not None and index == 0
+                        else None
                     ),
                 },
             )
@@ -429,6 +453,13 @@ class Sender:
             offer = session.get(Offer, message.edit_offer_id)
             return offer.message_id if offer is not None else None
 
+    def _reply_target(self, message: Rendered) -> int | None:
+        if message.reply_offer_id is None:
+            return None
+        with self._sessions() as session:
+            offer = session.get(Offer, message.reply_offer_id)
+            return offer.message_id if offer is not None else None
+
     async def _attempt(self, message: Rendered) -> Outcome:
         target = self._edit_target(message)
         if target is None and message.edit_offer_id is not None and not message.buttons:
@@ -436,7 +467,7 @@ class Sender:
         if target is None and message.remove is not None:
             return Outcome(OutboxStatus.SKIPPED, error="nothing to remove")
         try:
-            sent = await send(self._api, message, target, self._signer)
+            sent = await send(self._api, message, target, self._signer, self._reply_target(message))
         except RetryAfter as exc:
             seconds = retry_seconds(exc)
             return Outcome(

@@ -126,6 +126,9 @@ class EventKind(StrEnum):
     GUEST_UNREACHABLE = "guest_unreachable"
     STAFF_UNREACHABLE = "staff_unreachable"
     ANONYMIZED = "anonymized"
+    ADDED = "added"  # the guest added to the request (a reply, a burst, an explanation)
+    STAFF_MESSAGE = "staff_message"  # a staff member wrote to the guest through the bot
+    GUEST_MESSAGE = "guest_message"  # the guest answered a staff member through the bot
 
 
 class ActorKind(StrEnum):

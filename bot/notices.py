@@ -273,10 +273,31 @@ class RatingThanks(Notice):
 
 
 class ReopenedForGuest(Notice):
-    """Reply to a negative follow-up."""
+    """Reply to a negative follow-up; ``ask_why``: with the question what is still wrong."""
 
     request_id: int
     department: str
+    ask_why: bool = True
+
+
+class AddedForGuest(Notice):
+    """Confirm that the guest's message joined request ``request_id`` (``relay``: it answered a
+    staff member, and went to them; ``reopened``: the done request is open again)."""
+
+    request_id: int
+    relay: bool = False
+    reopened: bool = False
+
+
+class StaffMessage(Notice):
+    """What a staff member wrote to the guest about a request, as written: ``text`` is in
+    ``language`` (the staff member's), for a translation step at rendering; ``name``: their
+    first name."""
+
+    request_id: int
+    name: str
+    text: str
+    language: str
 
 
 class Courtesy(Notice):
@@ -541,6 +562,45 @@ class Quote(Notice):
 class QuoteErased(Notice):
     """What a part of a guest's long text says once the guest had their data erased (when the
     message is too old to delete)."""
+
+
+class Addition(StrEnum):
+    """How a guest's later message joined a request, as the staff see it."""
+
+    ADDED = "added"  # a reply to a message about it, a burst, an explanation
+    ANSWER = "answer"  # the answer to a staff member's message
+    REOPENED = "reopened"  # added to a done request, which is open again
+
+
+class GuestAdded(Notice):
+    """A guest's later message about a request, for the staff who hold it (pointing to their
+    card): ``text`` as written, in ``language`` (the request's), for a translation step at
+    rendering; ``how``: an ``Addition``."""
+
+    request_id: int
+    room: str | None
+    text: str
+    media_kind: str | None
+    language: str
+    how: str = Addition.ADDED
+
+
+class ReplyPrompt(Notice):
+    """Ask the staff member for the message to send to the guest of a request."""
+
+    request_id: int
+
+
+class RelaySent(Notice):
+    """Confirm that the staff member's message went to the guest."""
+
+    request_id: int
+
+
+class RelayClosed(Notice):
+    """The request is finished: nothing more is relayed to its guest."""
+
+    request_id: int
 
 
 class CancelledForAssignee(Notice):

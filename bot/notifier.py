@@ -71,6 +71,7 @@ class Outgoing:
     offer_id: int | None = None  # remember the sent message on this offer, to edit it later
     remove: Removal | None = None
     request_id: int | None = None
+    reply_offer_id: int | None = None  # send it as a reply to the message shown for this offer
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Rendered:
     edit_offer_id: int | None = None  # edit the message shown for this offer, once it is known
     offer_id: int | None = None  # remember the sent message on this offer, to edit it later
     remove: Removal | None = None  # delete ``edit_message_id``, or only its buttons
+    reply_offer_id: int | None = None  # send it as a reply to the message shown for this offer
 
 
 @dataclass

@@ -78,7 +78,7 @@ def to_payload(message: Outgoing) -> dict[str, Any]:
             "longitude": media.longitude,
             "caption": media.caption,
         }
-    for key in ("edit_message_id", "edit_offer_id", "offer_id", "remove"):
+    for key in ("edit_message_id", "edit_offer_id", "offer_id", "remove", "reply_offer_id"):
         value = getattr(message, key)
         if value is not None:
             payload[key] = value
@@ -108,6 +108,7 @@ def from_payload(chat_id: int, payload: dict[str, Any]) -> Outgoing:
         edit_offer_id=payload.get("edit_offer_id"),
         offer_id=payload.get("offer_id"),
         remove=payload.get("remove"),
+        reply_offer_id=payload.get("reply_offer_id"),
     )
 
 

@@ -8,10 +8,12 @@ notices) plugs in here, not in the use cases.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.config import HotelConfig
 from bot.i18n import I18n
 from bot.notices import Notice
-from bot.notifier import Outgoing, Rendered
+from bot.notifier import CAPTION_LIMIT, Outgoing, Rendered
 from bot.texts import Rendering, render
 
 
@@ -25,15 +27,25 @@ class Renderer:
     def __call__(self, message: Outgoing) -> Rendered:
         """``message`` as the Telegram message to send."""
         text, buttons = self.render(message.notice, message.locale)
+        media = message.media
+        if (
+            media is not None
+            and media.kind != "location"
+            and not media.caption
+            and not buttons
+            and 0 < len(text) <= CAPTION_LIMIT
+        ):  # a photo, voice note or document with its words as the caption: one message
+            media, text = replace(media, caption=text), ""
         return Rendered(
             chat_id=message.chat_id,
             text=text,
             buttons=buttons,
-            media=message.media,
+            media=media,
             edit_message_id=message.edit_message_id,
             edit_offer_id=message.edit_offer_id,
             offer_id=message.offer_id,
             remove=message.remove,
+            reply_offer_id=message.reply_offer_id,
         )
 
     def render(self, notice: Notice | None, locale: str) -> Rendering:

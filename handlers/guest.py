@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from telegram import Message, Update
@@ -38,21 +39,27 @@ REQUEST_CONTENT = (
 
 def content_of(message: Message) -> Content:
     """What the guest sent, as plain values."""
-    text = message.text or message.caption or ""
+    replied = message.reply_to_message
+    base = Content(
+        text=message.text or message.caption or "",
+        message_id=message.message_id,
+        reply_to=replied.message_id if replied is not None else None,
+        media_group_id=message.media_group_id,
+    )
     if message.photo:
-        return Content(text=text, media_kind="photo", file_id=message.photo[-1].file_id)
+        return replace(base, media_kind="photo", file_id=message.photo[-1].file_id)
     if message.voice:
-        return Content(text=text, media_kind="voice", file_id=message.voice.file_id)
+        return replace(base, media_kind="voice", file_id=message.voice.file_id)
     if message.document:
-        return Content(text=text, media_kind="document", file_id=message.document.file_id)
+        return replace(base, media_kind="document", file_id=message.document.file_id)
     if message.location:
-        return Content(
-            text=text,
+        return replace(
+            base,
             media_kind="location",
             latitude=message.location.latitude,
             longitude=message.location.longitude,
         )
-    return Content(text=text)
+    return base
 
 
 async def on_message(update: Update, context: ConciergeContext) -> None:

@@ -17,11 +17,12 @@ from bot.buttons import (
     NotARequestBecause,
     NoteAbout,
     Release,
+    ReplyToGuest,
     SetDuty,
 )
 from bot.deps import ConciergeContext
 from bot.notices import StaffTasks, refused, snippet_of
-from bot.services import cards, errors, requests, staff
+from bot.services import cards, errors, requests, staff, threads
 from handlers.buttons import ButtonCallback, Buttons
 from handlers.common import (
     PRIVATE,
@@ -145,6 +146,11 @@ async def guest_in_room(update: Update, context: ConciergeContext) -> None:
         await reply(update, context, refused(error))
 
 
+on_reply: ButtonCallback[ReplyToGuest] = request_button(
+    threads.ask_reply, "Take the staff member's next text as a message to the guest."
+)
+
+
 def register(application: Application[Any, Any, Any, Any, Any, Any], buttons: Buttons) -> None:
     """Add the staff handlers."""
     application.add_handlers(
@@ -164,3 +170,4 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], buttons: Bu
     buttons.on(MergeMenu, on_merge_menu)
     buttons.on(MergeInto, on_merge_into)
     buttons.on(NoteAbout, on_note)
+    buttons.on(ReplyToGuest, on_reply)

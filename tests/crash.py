@@ -182,14 +182,15 @@ class Report:
 
 
 def hotel_config(path: Path) -> Path:
-    """The test hotel with follow-ups one second after done, a one-second sweep and no expiry."""
+    """The test hotel with follow-ups one second after done, a one-second sweep, no expiry,
+    and no threads windows (every message a guest sends is a request the checks count)."""
     text = TEST_HOTEL.read_text(encoding="utf-8")
     text = re.sub(r"(?m)^followup_delay = \d+$", "followup_delay = 1", text)
     text = re.sub(r"(?m)^sweep_interval = \d+$", "sweep_interval = 1", text)
     text = re.sub(r"(?m)^followup_answer_timeout = \d+$", "followup_answer_timeout = 2592000", text)
     if "followup_delay = 1" not in text or "sweep_interval = 1" not in text:
         raise RuntimeError(f"{TEST_HOTEL} no longer has the timings the crash test shortens")
-    path.write_text(text, encoding="utf-8")
+    path.write_text(text + "\n[limits]\nburst_seconds = 0\nexplain_minutes = 0\n", encoding="utf-8")
     return path
 
 

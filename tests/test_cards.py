@@ -10,6 +10,8 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.config import HotelConfig
+from bot.i18n import I18n
 from bot.models import (
     Event,
     FollowUp,
@@ -21,9 +23,23 @@ from bot.models import (
     Timer,
 )
 from bot.services import cards, prompts
-from bot.services.common import Person
+from bot.services.common import Env, Person
 from tests.conftest import Desk, register, staff_id_of, start_chat, submit
 from tests.harness import Bot
+
+
+@pytest.fixture
+def hotel(hotel: HotelConfig) -> HotelConfig:
+    """The test hotel without bursts: each message of these guests is a request of its own
+    (within ``limits.burst_seconds`` it would join the one before; tests/test_threads.py)."""
+    limits = hotel.limits.model_copy(update={"burst_seconds": 0})
+    return hotel.model_copy(update={"limits": limits})
+
+
+@pytest.fixture
+def env(hotel: HotelConfig) -> Env:
+    return Env(hotel=hotel, i18n=I18n(hotel.hotel.default_language, hotel.hotel.languages))
+
 
 GUEST = 5001
 MARIA, LUCA, JONAS, SOFIA = 1001, 1002, 1004, 1009

@@ -210,7 +210,9 @@ def test_guest_staff_follow_up_and_supervisor_in_three_languages(
             GUEST,
             de(
                 "I am sorry. Request #{number} is open again and back with {department} as a priority, and the duty manager has been told."
-            ).format(number=1, department="Housekeeping"),
+            ).format(number=1, department="Housekeeping")
+            + "\n\n"
+            + de("What is still wrong? Your next message goes with the request."),
             at,
         )
         alert = ru(

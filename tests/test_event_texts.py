@@ -72,6 +72,21 @@ KINDS: dict[EventKind, tuple[dict[str, Any], str, dict[str, str]]] = {
         {"name": "Maria"},
     ),
     EventKind.ANONYMIZED: ({}, "the guest's personal data was erased", {}),
+    EventKind.ADDED: (
+        {"text": "and a pillow", "media": None, "via": "reply"},
+        "the guest added: {text}",
+        {"text": "and a pillow"},
+    ),
+    EventKind.STAFF_MESSAGE: (
+        {"text": "soft or firm?"},
+        "{name} wrote to the guest: {text}",
+        {"name": "Maria", "text": "soft or firm?"},
+    ),
+    EventKind.GUEST_MESSAGE: (
+        {"text": "soft", "media": None, "via": "relay"},
+        "the guest answered: {text}",
+        {"text": "soft"},
+    ),
 }
 
 

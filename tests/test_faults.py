@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from bot.models import Guest, Request, RequestStatus, Staff
 from tests import test_e2e as e2e
 from tests.command import staff_add
+from tests.conftest import TEST_HOTEL
 from tests.fakebotapi import Call, FakeBotAPIThread
 from tests.test_e2e import BotProcess, cli, mark, says, start
 
@@ -30,8 +31,19 @@ pytestmark = pytest.mark.e2e
 # The fixtures of the end-to-end suite: the fake Bot API, the test hotel with a follow-up two
 # seconds after done, and the bot's environment pointing at both and at the test database.
 fake = e2e.fake
-hotel_config = e2e.hotel_config
 bot_env = e2e.bot_env
+
+
+@pytest.fixture
+def hotel_config(tmp_path: Path) -> Path:
+    """The end-to-end hotel without bursts: these guests send separate requests a second apart
+    (``limits.burst_seconds`` would make the second a part of the first)."""
+    text = TEST_HOTEL.read_text(encoding="utf-8")
+    text = text.replace("followup_delay = 300", "followup_delay = 2")
+    path = tmp_path / "hotel.toml"
+    path.write_text(text + "\n[limits]\nburst_seconds = 0\n", encoding="utf-8")
+    return path
+
 
 GUEST, MARIA, LUCA, SOFIA = 7001, 7101, 7102, 7109
 SENDS = frozenset({"sendMessage", "editMessageText"})
@@ -248,7 +260,7 @@ def test_5xx_answers_are_retried_with_backoff_and_delivered_once(
     maria = fake.messages_to(MARIA)
     assert [m["text"] for m in maria][:1] == [ON_DUTY] and len(maria) == 2
     assert str(maria[1]["text"]).endswith(ACCEPTED_BY_YOU)  # the card itself was edited
-    assert labels(maria[1]) == ["Done", "Release", *TOOLS]
+    assert labels(maria[1]) == ["Done", "Release", "💬 Reply to guest", *TOOLS]
 
 
 def test_timed_out_send_is_retried_and_shown_at_most_twice(

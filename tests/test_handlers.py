@@ -63,7 +63,14 @@ async def test_guest_to_staff_to_guest(bot: Bot, staffed: None) -> None:
 
     await bot.press(LUCA, "acc:1")
     assert bot.telegram.texts(GUEST)[-1] == "Luca from Housekeeping has accepted request #1."
-    assert bot.telegram.button_data(LUCA) == ["done:1", "rel:1", "nar:1", "mrg:1", "note:1"]
+    assert bot.telegram.button_data(LUCA) == [
+        "done:1",
+        "rel:1",
+        "rpl:1",
+        "nar:1",
+        "mrg:1",
+        "note:1",
+    ]
     maria_edit = bot.telegram.sent(MARIA, "editMessageText")[-1]
     assert "Luca" in maria_edit.params["text"] and "reply_markup" not in maria_edit.params
 
@@ -167,6 +174,7 @@ async def test_thanks_greetings_ok_and_stickers_are_answered_in_kind_not_request
     assert desk.read(lambda s: len(s.exec(select(Request)).all())) == 1
 
     # Courtesy around a need is the need.
+    bot.clock.advance(60)  # past the first request's burst window: a request of its own
     await bot.say(GUEST, "ok, but the TV is still broken")
     assert bot.telegram.texts(GUEST)[-1].startswith("Request #2 received")
 
@@ -189,11 +197,13 @@ async def test_photo_voice_and_location_are_requests(bot: Bot, staffed: None) ->
     photo = bot.telegram.sent(LUCA, "sendPhoto")[0]
     assert photo.params["photo"] == "large"
     assert "stain on the pillow" in bot.telegram.texts(LUCA)[-1]
+    bot.clock.advance(60)  # each one later than the burst window of the one before
     await bot.say(GUEST, None, voice={"file_id": "V", "file_unique_id": "v", "duration": 3})
     # No words to route by: the front desk (the fallback department) hears it, nobody else.
     assert [c.params["voice"] for c in bot.telegram.sent(None, "sendVoice")] == ["V"]
     assert [c.params["voice"] for c in bot.telegram.sent(SOFIA, "sendVoice")] == ["V"]
     assert bot.telegram.texts(GUEST)[-1].startswith("Request #2 received")
+    bot.clock.advance(60)
     await bot.say(GUEST, None, location={"latitude": 41.9, "longitude": 12.5})
     (location,) = bot.telegram.sent(None, "sendLocation")
     assert location.params["chat_id"] == SOFIA
@@ -245,8 +255,9 @@ async def test_supervisor_commands(bot: Bot, staffed: None) -> None:
 
 async def test_supervisor_report(bot: Bot, staffed: None, desk: Desk) -> None:
     await bot.say(GUEST, "towels")
+    bot.clock.advance(15)  # past the burst window: a second request
     await bot.say(GUEST, "the bill please")
-    bot.clock.advance(30)
+    bot.clock.advance(15)
     await bot.press(MARIA, "acc:1")
     bot.clock.advance(120)
     await bot.press(MARIA, "done:1")

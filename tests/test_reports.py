@@ -382,8 +382,9 @@ def test_report_from_the_services(
     desk: Desk, maria_housekeeping: Staff, sofia_supervisor: Staff
 ) -> None:
     lifecycle(desk, "towels", fine=True, rating=4)
-    lifecycle(desk, "pillow", fine=False)  # reopened, and waiting for staff again
     lifecycle(desk, "clean the room", fine=None)
+    # Reopened, and waiting for staff again (last: the guest's next message would explain it).
+    lifecycle(desk, "pillow", fine=False)
 
     text = report(desk, "today", desk.clock.now())
 

@@ -189,11 +189,24 @@ def answer(
         _reply(out, guest, message_id, FollowupThanks(request.id))
         tell(out, guest, RatingQuestion(followup_id))
         return request
-    if _move_if_allowed(session, request, Action.REOPEN, guest, now):
-        offer(session, out, env, request, now)
-        _alert_supervisors(session, out, request)
-    _reply(out, guest, message_id, ReopenedForGuest(request.id, request.department))
+    reopen(session, out, env, request, guest, now)
+    from bot.services import threads  # threads reopens through this module
+
+    ask_why = threads.expect_explanation(session, env, guest, request, now)
+    _reply(out, guest, message_id, ReopenedForGuest(request.id, request.department, ask_why))
     return request
+
+
+def reopen(
+    session: Session, out: Outbox, env: Env, request: Request, guest: Guest, now: datetime
+) -> bool:
+    """The guest says the request is not fixed: open it again, offer it as a priority and tell
+    the supervisors. False if its state does not allow it (already open again)."""
+    if not _move_if_allowed(session, request, Action.REOPEN, guest, now):
+        return False
+    offer(session, out, env, request, now)
+    _alert_supervisors(session, out, request)
+    return True
 
 
 def _move_if_allowed(

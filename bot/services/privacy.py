@@ -161,6 +161,16 @@ def _anonymize_request(session: Session, request: Request, now: datetime) -> Non
         .where(col(Event.request_id) == request.id, col(Event.actor_kind) == ActorKind.GUEST)
         .values(actor_name="")
     )
+    session.execute(  # what the guest added and what was relayed carry their words
+        update(Event)
+        .where(
+            col(Event.request_id) == request.id,
+            col(Event.kind).in_(
+                [EventKind.ADDED, EventKind.GUEST_MESSAGE, EventKind.STAFF_MESSAGE]
+            ),
+        )
+        .values(details={})
+    )
     record(session, request_id=request.id, kind=EventKind.ANONYMIZED, now=now)
 
 

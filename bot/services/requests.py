@@ -38,20 +38,25 @@ from bot.notices import (
 )
 from bot.notifier import Outbox
 from bot.routing import Tier, match_department, recipients
-from bot.services import answers, errors, followups, guests, memory
+from bot.services import answers, errors, followups, guests, memory, threads
 from bot.services.common import Env, Person, event, record_rows, tell
 from bot.services.offers import active_offers, offer, update_copies
 
 
 @dataclass(frozen=True)
 class Content:
-    """What a guest sent: text (or a caption), and optionally one attachment."""
+    """What a guest sent: text (or a caption), and optionally one attachment; ``message_id``:
+    the guest's message, ``reply_to``: the message it replies to, ``media_group_id``: the
+    album it belongs to."""
 
     text: str = ""
     media_kind: str | None = None
     file_id: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    message_id: int | None = None
+    reply_to: int | None = None
+    media_group_id: str | None = None
 
 
 def staff_member(session: Session, staff_id: int | None) -> Staff:
@@ -109,6 +114,9 @@ def submit(
     if said is not None:  # thanks, a greeting, "ok": answered in kind, not a request
         tell(out, guest, Courtesy(said.value))
         return None
+    joined = threads.join(session, out, env, guest, content, now)
+    if joined is not None:  # a reply about a request, or what follows at once: one thread
+        return joined
     if answers.answer(session, out, env, guest=guest, content=content, now=now):
         return None
     if _too_fast(session, out, env, guest, now):
@@ -131,6 +139,7 @@ def create(
         media_file_id=content.file_id,
         latitude=content.latitude,
         longitude=content.longitude,
+        message_id=content.message_id,
         room=guest.room,
         language=guest.language,
         routed_by="keywords" if matched else "fallback",
@@ -155,6 +164,7 @@ def create(
     if not matched and len(env.hotel.departments) > 1:  # the guest may pick another team
         choices = tuple(key for key in env.hotel.department_keys if key != department)
     tell(out, guest, RequestAck(request.id, department, tier, choices))
+    threads.opened(session, env, guest, request, now)
     if guest.room is None and not guest.room_asked:
         guests.ask_room(out, env, guest)
         session.add(guest)

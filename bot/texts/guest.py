@@ -8,6 +8,7 @@ from bot.i18n import Translator, noop
 from bot.models import ACTIVE_STATUSES
 from bot.notices import (
     AcceptedForGuest,
+    AddedForGuest,
     AnswerSentOn,
     AskRoom,
     CancelledForGuest,
@@ -30,6 +31,7 @@ from bot.notices import (
     RoomInvalid,
     RoomSaved,
     SlowDown,
+    StaffMessage,
     Welcome,
 )
 from bot.notifier import Button
@@ -234,10 +236,36 @@ def _rating_thanks(notice: RatingThanks, t: Translator, _hotel: HotelConfig) -> 
 
 @says(ReopenedForGuest)
 def _reopened(notice: ReopenedForGuest, t: Translator, hotel: HotelConfig) -> str:
-    return t.gettext(
+    _ = t.gettext
+    reopened = _(
         "I am sorry. Request #{number} is open again and back with {department} as a "
         "priority, and the duty manager has been told."
     ).format(number=notice.request_id, department=department(hotel, t, notice.department))
+    if not notice.ask_why:
+        return reopened
+    return reopened + "\n\n" + _("What is still wrong? Your next message goes with the request.")
+
+
+@says(AddedForGuest)
+def _added(notice: AddedForGuest, t: Translator, _hotel: HotelConfig) -> str:
+    _ = t.gettext
+    if notice.reopened:
+        text = _("Added to your request #{number}. It is open again, and the team has been told.")
+    elif notice.relay:
+        text = _("Thank you, I have passed your answer on (request #{number}).")
+    else:
+        text = _("Added to your request #{number}.")
+    return text.format(number=notice.request_id)
+
+
+@says(StaffMessage)
+def _staff_message(notice: StaffMessage, t: Translator, _hotel: HotelConfig) -> str:
+    """What a staff member wrote, as written (a translation step would plug in at rendering)."""
+    # TRANSLATORS: {name} is the staff member's first name; their message follows on its own line.
+    head = t.gettext("💬 {name}, about your request #{number}:").format(
+        name=notice.name, number=notice.request_id
+    )
+    return head + "\n" + notice.text
 
 
 _COURTESY = {

@@ -15,11 +15,13 @@ from bot.buttons import (
     NotARequestBecause,
     NoteAbout,
     Release,
+    ReplyToGuest,
     SetDuty,
 )
 from bot.config import HotelConfig
 from bot.i18n import Translator, noop
 from bot.notices import (
+    Addition,
     CancelledForAssignee,
     Card,
     CardButtons,
@@ -28,6 +30,7 @@ from bot.notices import (
     DismissQuestion,
     DismissReason,
     DutyStatus,
+    GuestAdded,
     GuestsInRoom,
     GuestUsage,
     KeptOpen,
@@ -38,6 +41,9 @@ from bot.notices import (
     NoteTooLong,
     Quote,
     QuoteErased,
+    RelayClosed,
+    RelaySent,
+    ReplyPrompt,
     StaffHelp,
     StaffTasks,
     StaffWelcome,
@@ -179,6 +185,7 @@ def _card_buttons(t: Translator, notice: Card) -> Rows:
                 Button(_("Done"), Done(notice.request_id)),
                 Button(_("Release"), Release(notice.request_id)),
             ),
+            (Button(_("💬 Reply to guest"), ReplyToGuest(notice.request_id)),),
         )
     return ()
 
@@ -413,6 +420,49 @@ def _quote(notice: Quote, _t: Translator, _hotel: HotelConfig) -> str:
 
 
 fixed(QuoteErased, noop("(erased at the guest's request)"))
+_ADDITIONS = {
+    # TRANSLATORS: a guest's later message about a request, sent to the staff who hold it.
+    Addition.ADDED: noop("➕ #{number} · room {room} — the guest added:"),
+    Addition.ANSWER: noop("💬 #{number} · room {room} — the guest answers:"),
+    Addition.REOPENED: noop(
+        "⚠️ #{number} · room {room} — the guest says it is not fixed yet, and the request is "
+        "open again:"
+    ),
+}
+
+
+@says(GuestAdded)
+def _guest_added(notice: GuestAdded, t: Translator, _hotel: HotelConfig) -> str:
+    """The guest's message, as written, under a line naming the request and the room."""
+    head = t.gettext(_ADDITIONS.get(Addition(notice.how), _ADDITIONS[Addition.ADDED])).format(
+        number=notice.request_id, room=unknown_room(t, notice.room)
+    )
+    kind = content_label(t, notice.media_kind)
+    body = notice.text if notice.text else f"[{kind}]" if kind else ""
+    text = "\n".join((head, body)) if body else head
+    return text if len(text) <= CARD_TEXT_LIMIT else text[: CARD_TEXT_LIMIT - 1] + "…"
+
+
+@says(ReplyPrompt)
+def _reply_prompt(notice: ReplyPrompt, t: Translator, _hotel: HotelConfig) -> str:
+    return t.gettext(
+        "Write your message to the guest (request #{number}). Your next message here goes to "
+        "them with your first name; your Telegram account stays private."
+    ).format(number=notice.request_id)
+
+
+@says(RelaySent)
+def _relay_sent(notice: RelaySent, t: Translator, _hotel: HotelConfig) -> str:
+    return t.gettext(
+        "Sent to the guest of request #{number}. Their answer will come to you here."
+    ).format(number=notice.request_id)
+
+
+@says(RelayClosed)
+def _relay_closed(notice: RelayClosed, t: Translator, _hotel: HotelConfig) -> str:
+    return t.gettext("Request #{number} is finished, so nothing more is sent to its guest.").format(
+        number=notice.request_id
+    )
 
 
 @says(CancelledForAssignee)

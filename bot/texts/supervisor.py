@@ -7,7 +7,7 @@ sent as ``Prerendered`` notices: see ``bot.notices.Prerendered``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import assert_never
+from typing import Any, assert_never
 
 from bot.config import HotelConfig
 from bot.i18n import Translator, noop
@@ -73,6 +73,12 @@ def _staff_unreachable(notice: StaffUnreachableAlert, t: Translator, hotel: Hote
 def event_line(hotel: HotelConfig, t: Translator, event: Event) -> str:
     """One audit-trail event in words, with its time in the hotel's zone."""
     return f"{t.datetime(event.at, hotel.tz)} — {event_text(hotel, t, event)}"
+
+
+def _said(t: Translator, details: dict[str, Any]) -> str:
+    """The text of a relayed or added message, or its kind of attachment."""
+    media = details.get("media")
+    return snippet(t, str(details.get("text") or ""), media if isinstance(media, str) else None)
 
 
 def event_text(hotel: HotelConfig, t: Translator, event: Event) -> str:
@@ -142,6 +148,13 @@ def event_text(hotel: HotelConfig, t: Translator, event: Event) -> str:
         )
     if kind is EventKind.ANONYMIZED:
         return _("the guest's personal data was erased")
+    if kind is EventKind.ADDED:
+        return _("the guest added: {text}").format(text=_said(t, d))
+    if kind is EventKind.GUEST_MESSAGE:
+        return _("the guest answered: {text}").format(text=_said(t, d))
+    if kind is EventKind.STAFF_MESSAGE:
+        # TRANSLATORS: a timeline entry; the staff member's message to the guest follows.
+        return _("{name} wrote to the guest: {text}").format(name=who, text=_said(t, d))
     assert_never(kind)
 
 
