@@ -123,6 +123,7 @@ class EventKind(StrEnum):
     GUEST_UNREACHABLE = "guest_unreachable"
     STAFF_UNREACHABLE = "staff_unreachable"
     ANONYMIZED = "anonymized"
+    ROOM_SET = "room_set"  # the guest gave their room after the request
 
 
 class ActorKind(StrEnum):

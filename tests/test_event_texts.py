@@ -57,6 +57,7 @@ KINDS: dict[EventKind, tuple[dict[str, Any], str, dict[str, str]]] = {
         {"name": "Maria"},
     ),
     EventKind.ANONYMIZED: ({}, "the guest's personal data was erased", {}),
+    EventKind.ROOM_SET: ({"room": "412"}, "room {room} given by the guest", {"room": "412"}),
 }
 
 

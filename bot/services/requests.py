@@ -31,14 +31,13 @@ from bot.notices import (
     DoneForGuest,
     GuestRequests,
     RequestAck,
-    RoomSaved,
     SlowDown,
     card,
     snippet_of,
 )
 from bot.notifier import Outbox
 from bot.routing import Tier, match_department, recipients
-from bot.services import errors, followups, guests
+from bot.services import errors, followups, guests, rooms
 from bot.services.common import Env, Person, event, record_rows, tell
 from bot.services.offers import active_offers, offer, update_copies
 
@@ -96,14 +95,8 @@ def submit(
     guest as already read in this session, if they were.
     """
     guest = guests.ensure(session, env, person, now, known=known)
-    if guest.awaiting_room and content.media_kind is None:
-        guest.awaiting_room = False
-        session.add(guest)
-        room = guests.valid_room(env, content.text)
-        if room:
-            guest.room = room
-            tell(out, guest, RoomSaved(room))
-            return None
+    if content.media_kind is None and rooms.answer(session, out, env, guest, content.text, now):
+        return None  # the room number, saved
     said = smalltalk.classify(content.text) if content.media_kind is None else None
     if said is not None:  # thanks, a greeting, "ok": answered in kind, not a request
         tell(out, guest, Courtesy(said.value))
@@ -144,8 +137,8 @@ def submit(
     if not matched and len(env.hotel.departments) > 1:  # the guest may pick another team
         choices = tuple(key for key in env.hotel.department_keys if key != department)
     tell(out, guest, RequestAck(request.id, department, tier, choices))
-    if guest.room is None and not guest.room_asked:
-        guests.ask_room(out, env, guest)
+    if guest.room is None:
+        rooms.ask_again(out, env, guest, request.id)
         session.add(guest)
     return request
 

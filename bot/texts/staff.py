@@ -56,6 +56,7 @@ def staff_help(notice: StaffHelp, t: Translator, _hotel: HotelConfig) -> str:
     text = t.gettext(HELP)
     if notice.supervisor:
         text += "\n\n" + t.gettext(SUPERVISOR_HELP)
+        text += "\n" + t.gettext("/checkout ROOM — end the stay of the guests in a room")
     return text
 
 
