@@ -512,3 +512,22 @@ def test_registration_notice_in_english(desk: Desk) -> None:
     assert desk.texts_to(NEWCOMER)[0].startswith(
         "Hello Sam! You are registered as supervisor in Front desk."
     )
+
+
+def test_a_room_given_before_stays_existed_starts_its_stay_with_the_next_message(
+    desk: Desk, engine: Engine, guest_room_412: Person, maria_housekeeping: Staff
+) -> None:
+    start_chat(desk, guest_room_412, "room-412")
+    with Session(engine) as session:  # as an older version left it: a room, no stay, no timer
+        guest = session.exec(select(Guest)).one()
+        guest.room_set_at = None
+        session.add(guest)
+        for timer in session.exec(select(Timer)):
+            session.delete(timer)
+        session.commit()
+    desk.clock.advance(30 * 86400)
+
+    request = submit(desk, guest_room_412, "Handtücher")
+
+    assert request.room == "412"
+    assert expiry(desk).due_at.astimezone(UTC) == START + timedelta(days=44)

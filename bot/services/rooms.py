@@ -77,6 +77,9 @@ def answer(session: Session, out: Outbox, env: Env, guest: Guest, text: str, now
     answer. Anything else is not (a guest may answer the question with the request itself):
     it goes on as a request, whose acknowledgement asks again.
     """
+    if guest.room is not None and guest.room_set_at is None:
+        # Given before stays existed: the stay starts now.
+        _start_stay(session, out, env, guest, now)
     if not guest.awaiting_room and guest.room is not None:
         return False
     room = valid_room(env, text)
@@ -95,14 +98,9 @@ def give(
 ) -> tuple[int, ...]:
     """Save ``room`` as the guest's and start their stay; it fills in their open requests that
     have none, whose staff cards are edited. Returns the numbers of those requests."""
-    assert guest.id is not None
-    guest.room, guest.room_set_at = room, now
+    guest.room = room
     guest.awaiting_room, guest.room_asked = False, True
-    guest.updated_at = now
-    session.add(guest)
-    timers.schedule(
-        session, out, EXPIRE, key(guest.id), env.hotel.stay_end(now), {"guest": guest.id}, now=now
-    )
+    _start_stay(session, out, env, guest, now)
     missing = session.exec(
         select(Request)
         .where(
@@ -122,6 +120,15 @@ def give(
     for request in missing:
         _refresh_cards(session, out, env, request)
     return tuple(r.id for r in missing if r.id is not None)
+
+
+def _start_stay(session: Session, out: Outbox, env: Env, guest: Guest, now: datetime) -> None:
+    assert guest.id is not None
+    guest.room_set_at = guest.updated_at = now
+    session.add(guest)
+    timers.schedule(
+        session, out, EXPIRE, key(guest.id), env.hotel.stay_end(now), {"guest": guest.id}, now=now
+    )
 
 
 def _refresh_cards(session: Session, out: Outbox, env: Env, request: Request) -> None:
