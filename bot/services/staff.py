@@ -71,7 +71,8 @@ def add(
     staff.active = True
     session.add(staff)
     session.flush()
-    if out is not None and newly and find_guest(session, telegram_id) is not None:
+    wrote = find_guest(session, telegram_id)  # their chat with the bot, as a guest so far
+    if out is not None and newly and wrote is not None and wrote.blocked_at is None:
         welcome = StaffWelcome(staff.name, staff.department, staff.is_supervisor, staff.on_duty)
         tell(out, staff, welcome)
     return Registration(staff, created)
