@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -531,3 +532,30 @@ def test_a_room_given_before_stays_existed_starts_its_stay_with_the_next_message
 
     assert request.room == "412"
     assert expiry(desk).due_at.astimezone(UTC) == START + timedelta(days=44)
+
+
+def test_qr_signs_with_the_room_link_secret_and_start_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, desk: Desk, env: Env, engine: Engine
+) -> None:
+    from tests.test_roomcards import decoded_links, pages, payload_of, qr
+
+    secret = "the-hotel-room-link-secret"
+    out = tmp_path / "rooms.pdf"
+    code, output = qr(
+        ["--rooms", "412", "--out", str(out), "--bot-username", "@HotelTestaBot"],
+        tmp_path,
+        monkeypatch,
+        ROOM_LINK_SECRET=secret,
+    )
+    assert code == 0, output
+    [link] = decoded_links(pages(out.read_bytes())[0])
+    payload = payload_of(link)
+    assert roomlinks.verify(payload, roomlinks.secret_key(secret)) == "412"
+    assert roomlinks.verify(payload, TOKEN_KEY) is None
+
+    running = Settings.model_validate(
+        {"TELEGRAM_BOT_TOKEN": "123456:TEST", "ROOM_LINK_SECRET": secret}
+    )
+    keyed = Desk(engine, replace(env, room_key=running.room_link_key), desk.clock)
+    start_chat(keyed, Person(telegram_id=GUEST, chat_id=GUEST, language_code="en"), payload)
+    assert room_of(desk, GUEST) == "412"
