@@ -147,6 +147,50 @@ class Done(OnRequest):
     prefix = "done"
 
 
+class NotARequest(OnRequest):
+    """Close a request that asks for nothing (staff); the reason is asked first."""
+
+    prefix = "nar"
+
+
+@dataclass(frozen=True)
+class NotARequestBecause(ButtonAction):
+    """Close a request as not a request, for one of the quick reasons (staff)."""
+
+    prefix = "narr"
+    codecs = (ID, Word(r"[a-z]{1,16}"))
+    request_id: int
+    reason: str  # a notices.DismissReason
+
+
+class KeepOpen(OnRequest):
+    """Leave the request open after all, instead of closing it as not a request (staff)."""
+
+    prefix = "keep"
+
+
+class MergeMenu(OnRequest):
+    """List the guest's other open requests that this one could be merged into (staff)."""
+
+    prefix = "mrg"
+
+
+@dataclass(frozen=True)
+class MergeInto(ButtonAction):
+    """Close a request as a duplicate of another open request of the same guest (staff)."""
+
+    prefix = "mrgi"
+    codecs = (ID, ID)
+    request_id: int
+    into_id: int
+
+
+class NoteAbout(OnRequest):
+    """Write a note about the request's guest, shown on their later cards (staff)."""
+
+    prefix = "note"
+
+
 class Cancel(OnRequest):
     """Cancel one of the guest's own requests."""
 

@@ -27,7 +27,13 @@ from bot.config import HotelConfig
 from bot.i18n import Translator
 from bot.models import FollowUp, Request
 from bot.services.common import Env
-from bot.services.reports import PERCENTILE_SAMPLE, Period, quarter_hour, quarter_start
+from bot.services.reports import (
+    DONE_STATUSES,
+    PERCENTILE_SAMPLE,
+    Period,
+    quarter_hour,
+    quarter_start,
+)
 
 # The font families tried for every character, in order (matplotlib falls back per glyph).
 FAMILIES = ("DejaVu Sans", "Noto Sans CJK JP", "Noto Sans Arabic")
@@ -71,16 +77,20 @@ def chart_data(
     order = {key: index for index, key in enumerate(env.hotel.department_keys)}
     ranked = sorted(per_hour, key=lambda key: (-total[key], order.get(key, len(order))))
     requests = sum(total.values())
-    durations = sa_select(created, col(Request.accepted_at), col(Request.done_at)).where(*in_period)
+    durations = sa_select(
+        created, col(Request.accepted_at), col(Request.done_at), col(Request.status)
+    ).where(*in_period)
     step = math.ceil(requests / sample) if requests else 1
     if step > 1:
         durations = durations.where(col(Request.id) % step == 0)
     to_accept: list[float] = []
     to_done: list[float] = []
-    for created_at, accepted_at, done_at in session.connection().execute(durations.limit(sample)):
+    for created_at, accepted_at, done_at, status in session.connection().execute(
+        durations.limit(sample)
+    ):
         if accepted_at is not None:
             to_accept.append((accepted_at - created_at).total_seconds() / 60)
-        if done_at is not None:
+        if done_at is not None and status in DONE_STATUSES:  # as /report counts them
             to_done.append((done_at - created_at).total_seconds() / 60)
     sent = col(FollowUp.sent_at)
     ratings = [0] * 5

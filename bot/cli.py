@@ -265,16 +265,28 @@ def staff_remove(
     telegram_id: Annotated[
         int, typer.Option("--telegram-id", help="The person's numeric Telegram user id.")
     ],
+    config: ConfigOption = None,
 ) -> None:
     """Remove a staff member; their accepted requests go back to the queue."""
+    from bot import outbox
+    from bot.i18n import I18n
+    from bot.notifier import Outbox
+    from bot.services.common import Env
+
     settings = DatabaseSettings()
+    hotel = _hotel(config or settings.config_path)
+    env = Env(hotel=hotel, i18n=I18n(hotel.hotel.default_language, hotel.hotel.languages))
     engine = _database(settings.database_url)
     with session_factory(engine)() as session:
+        out, now = Outbox(), _now()
         try:
             found = find_staff(session, telegram_id)
-            member = staff_service.remove(session, staff_id=found.id if found else None, now=_now())
+            member = staff_service.remove(
+                session, out, env, staff_id=found.id if found else None, now=now
+            )
         except errors.NotRegistered:
             fail(f"no active staff member with telegram id {telegram_id}")
+        outbox.enqueue(session, out.messages, now)  # their cards, edited by the running bot
         session.commit()
     typer.echo(f"removed {member.name} ({member.department})")
 

@@ -36,6 +36,9 @@ class HotelSection(_Strict):
     languages: tuple[str, ...] = SUPPORTED_LOCALES
     fallback_department: str
     room_pattern: str = r"^[0-9]{1,4}[A-Za-z]?$"
+    # The front desk's phone, given in apologies when set (what a guest dials, e.g. "+39 06 1234"
+    # or "9" from the room).
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 ()./-]{0,39}$")
 
     @field_validator("timezone")
     @classmethod

@@ -124,12 +124,21 @@ async def send(
     edit_target: int | None,
     signer: CallbackSigner,
 ) -> int | None:
-    """Send ``message``, or edit ``edit_target`` with it; return the id of the last message sent.
+    """Send ``message``, or edit ``edit_target`` with it (or delete it, or its buttons, as
+    ``message.remove`` says); return the id of the last message sent.
 
     A text over Telegram's limit is split; the buttons go with the last part. Texts go out
     with their answer left as JSON (only its message id is kept).
     """
     bot = api.bot
+    if message.remove is not None:
+        if edit_target is None:
+            return None
+        if message.remove == "message":
+            await bot.delete_message(chat_id=message.chat_id, message_id=edit_target)
+        else:
+            await bot.edit_message_reply_markup(chat_id=message.chat_id, message_id=edit_target)
+        return None
     if edit_target is not None:
         text = (
             message.text
@@ -424,6 +433,8 @@ class Sender:
         target = self._edit_target(message)
         if target is None and message.edit_offer_id is not None and not message.buttons:
             return Outcome(OutboxStatus.SKIPPED, error="nothing to edit")
+        if target is None and message.remove is not None:
+            return Outcome(OutboxStatus.SKIPPED, error="nothing to remove")
         try:
             sent = await send(self._api, message, target, self._signer)
         except RetryAfter as exc:
@@ -439,6 +450,9 @@ class Sender:
                 return Outcome(OutboxStatus.SENT, message_id=target)
             if "message to edit not found" in text or "can't be edited" in text:
                 return Outcome(OutboxStatus.SKIPPED, error=str(exc))
+            # Gone already, or older than Telegram lets a bot delete (48 hours): nothing to do.
+            if "message to delete not found" in text or "can't be deleted" in text:
+                return Outcome(OutboxStatus.SKIPPED, error=str(exc))
             if "chat not found" in text:
                 return Outcome(OutboxStatus.FAILED, blocked=True, error=str(exc))
             return Outcome(OutboxStatus.FAILED, error=str(exc))
@@ -449,6 +463,8 @@ class Sender:
         except Exception as exc:  # a bug must not strand the row until its lease ends
             log.exception("unexpected error delivering to chat %s", message.chat_id)
             return Outcome(None, error=repr(exc)[:300])
+        if message.remove is not None:  # the row is no message of its own
+            return Outcome(OutboxStatus.SENT)
         return Outcome(OutboxStatus.SENT, message_id=sent if sent is not None else target)
 
     def _record(self, results: list[Delivery]) -> bool:

@@ -41,6 +41,8 @@ class Action(StrEnum):
     CONFIRM = "confirm"  # the guest says the follow-up's "all good"
     REOPEN = "reopen"  # the guest says it is not fixed
     EXPIRE = "expire"  # the follow-up went unanswered
+    DISMISS = "dismiss"  # staff close it as not a request (a thanks, a test)
+    MERGE = "merge"  # staff close it as a duplicate of another request of the guest
 
 
 class Role(StrEnum):
@@ -110,6 +112,25 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(_S.DONE, _A.REOPEN, _S.OPEN, {_R.GUEST}, EventKind.REOPENED),
     _t(_S.CLOSED, _A.REOPEN, _S.OPEN, {_R.GUEST}, EventKind.REOPENED),
     _t(_S.DONE, _A.EXPIRE, _S.CLOSED, {_R.SYSTEM}, EventKind.CLOSED),
+    # Closing what asks for nothing, or a duplicate, is for whoever could accept or finish it.
+    _t(_S.OPEN, _A.DISMISS, _S.CLOSED, {_R.OFFERED, _R.SUPERVISOR}, EventKind.DISMISSED),
+    _t(
+        _S.ACCEPTED,
+        _A.DISMISS,
+        _S.CLOSED,
+        {_R.ASSIGNEE, _R.SUPERVISOR},
+        EventKind.DISMISSED,
+        Refusal.NOT_YOURS,
+    ),
+    _t(_S.OPEN, _A.MERGE, _S.CLOSED, {_R.OFFERED, _R.SUPERVISOR}, EventKind.MERGED),
+    _t(
+        _S.ACCEPTED,
+        _A.MERGE,
+        _S.CLOSED,
+        {_R.ASSIGNEE, _R.SUPERVISOR},
+        EventKind.MERGED,
+        Refusal.NOT_YOURS,
+    ),
 )
 
 TABLE: dict[tuple[RequestStatus, Action], Transition] = {

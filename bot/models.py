@@ -120,6 +120,9 @@ class EventKind(StrEnum):
     REOPENED = "reopened"
     CLOSED = "closed"
     CANCELLED = "cancelled"
+    DISMISSED = "dismissed"  # closed by staff as not a request (thanks, a test)
+    MERGED = "merged"  # closed by staff as a duplicate of another request of the guest
+    MERGED_IN = "merged_in"  # a duplicate of this request was merged into it
     GUEST_UNREACHABLE = "guest_unreachable"
     STAFF_UNREACHABLE = "staff_unreachable"
     ANONYMIZED = "anonymized"

@@ -31,6 +31,8 @@ class Notice:
     ``kind`` (its name in snake case)."""
 
     kind: ClassVar[str] = ""
+    # A menu: when a newer one of its kind is sent to the same chat, this one loses its buttons.
+    menu: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -83,6 +85,7 @@ class LanguagePrompt(Notice):
     """Ask to choose one of ``languages`` (locale codes), as buttons."""
 
     languages: tuple[str, ...]
+    menu = True
 
 
 class LanguageSet(Notice):
@@ -226,6 +229,13 @@ class DoneForGuest(Notice):
     request_id: int
 
 
+class MergedForGuest(Notice):
+    """Tell the guest that ``request_id`` is handled together with ``into_id``."""
+
+    request_id: int
+    into_id: int
+
+
 class CancelledForGuest(Notice):
     """Confirm a cancellation to the guest."""
 
@@ -237,6 +247,7 @@ class GuestRequests(Notice):
     the waiting and accepted ones get a Cancel button."""
 
     requests: tuple[tuple[int, str, str, str, str | None], ...]
+    menu = True
 
 
 class FollowupQuestion(Notice):
@@ -320,6 +331,7 @@ class DutyStatus(Notice):
     """Whether the staff member is on duty, with a button to switch."""
 
     on_duty: bool
+    menu = True
 
 
 class WaitingSent(Notice):
@@ -345,7 +357,10 @@ class CardStatus(StrEnum):
     CANCELLED_BY_GUEST = "cancelled_by_guest"
     MOVED_TO = "moved_to"  # name: the department's key
     WITHDRAWN_OFF_DUTY = "withdrawn_off_duty"
+    HANDED_ON = "handed_on"  # name: the department's key; the reader left the staff
     ERASED = "erased"
+    DISMISSED_BY = "dismissed_by"  # name: who closed it as not a request
+    MERGED_INTO = "merged_into"  # name: who merged it (into ``Card.merged_into``)
 
 
 class CardButtons(StrEnum):
@@ -354,6 +369,20 @@ class CardButtons(StrEnum):
     NONE = ""
     ACCEPT = "accept"
     ASSIGNEE = "assignee"  # Done and Release
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What staff know of a request's guest when its card is built (``services.memory``):
+    how many requests they made earlier this stay, the last few as (number, status), and
+    the newest notes about them, shortened for the card."""
+
+    earlier: int = 0
+    recent: tuple[tuple[int, str], ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+NO_MEMORY = Memory()
 
 
 class Card(Notice):
@@ -371,6 +400,10 @@ class Card(Notice):
     status: str = CardStatus.NONE
     name: str = ""
     buttons: str = CardButtons.NONE
+    merged_into: int = 0  # closed as a duplicate of this request
+    earlier: int = 0  # the guest's memory (``Memory``)
+    recent: tuple[tuple[int, str], ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def card(
@@ -381,8 +414,9 @@ def card(
     status: CardStatus = CardStatus.NONE,
     name: str = "",
     buttons: CardButtons = CardButtons.NONE,
+    memory: Memory = NO_MEMORY,
 ) -> Card:
-    """The card of ``request`` as it is now."""
+    """The card of ``request`` as it is now, with what staff know of its guest."""
     assert request.id is not None
     return Card(
         request_id=request.id,
@@ -397,13 +431,106 @@ def card(
         status=status,
         name=name,
         buttons=buttons,
+        merged_into=request.merged_into_id or 0,
+        earlier=memory.earlier,
+        recent=memory.recent,
+        notes=memory.notes,
     )
+
+
+class DismissReason(StrEnum):
+    """The quick answers to "why is this not a request?"."""
+
+    CHAT = "chat"  # just a thanks or a chat
+    DUPLICATE = "duplicate"
+    TEST = "test"
+    NONE = "none"  # no reason given
+
+
+class DismissQuestion(Notice):
+    """Ask why request ``request_id`` is not a request: quick reasons as buttons, or a line."""
+
+    request_id: int
+
+
+class Dismissed(Notice):
+    """Confirm to the staff member that the request was closed as not a request."""
+
+    request_id: int
+
+
+class KeptOpen(Notice):
+    """The staff member chose to leave the request open after all."""
+
+    request_id: int
+
+
+class MergeChoices(Notice):
+    """The guest's other open requests to merge ``request_id`` into: (number, status, snippet,
+    media kind) each, with a "Merge into" button; none: a polite refusal."""
+
+    request_id: int
+    choices: tuple[tuple[int, str, str, str | None], ...]
+
+
+class Merged(Notice):
+    """Confirm to the staff member that ``request_id`` was merged into ``into_id``."""
+
+    request_id: int
+    into_id: int
+
+
+class NoteQuestion(Notice):
+    """Ask for a note about the guest of ``request_id`` (at most ``limit`` characters)."""
+
+    request_id: int
+    limit: int
+
+
+class NoteSaved(Notice):
+    """Confirm a note about the guest of ``request_id``."""
+
+    request_id: int
+
+
+class NoteTooLong(Notice):
+    """A note over ``limit`` characters (it had ``length``) is refused; a shorter one is asked."""
+
+    limit: int
+    length: int
+
+
+class GuestUsage(Notice):
+    """How to call /guest."""
+
+
+class GuestsInRoom(Notice):
+    """``/guest 412``: each guest in ``room`` as (language, requests of the stay, notes): the
+    requests count, then (number, status, snippet, media kind) of the newest, then notes as
+    (text, author); none: nobody is known to be in the room."""
+
+    room: str
+    guests: tuple[
+        tuple[
+            str,
+            int,
+            tuple[tuple[int, str, str, str | None], ...],
+            tuple[tuple[str, str], ...],
+        ],
+        ...,
+    ]
 
 
 class Quote(Notice):
     """A part of a guest's long text, shown as written above the card."""
 
     text: str
+    request_id: int | None = None  # None in rows stored before it was kept
+
+
+class QuoteErased(Notice):
+    """What a part of a guest's long text says once the guest had their data erased (when the
+    message is too old to delete)."""
 
 
 class CancelledForAssignee(Notice):

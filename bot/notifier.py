@@ -47,10 +47,20 @@ class Media:
     caption: str = ""
 
 
+# What ``Outgoing.remove`` takes away from the message ``edit_message_id``: the whole message,
+# or only its buttons.
+Removal = Literal["message", "buttons"]
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One notice to send to a chat, or to show by editing a message of it when
-    ``edit_message_id`` (or ``edit_offer_id``) is set; ``locale``: the reader's."""
+    ``edit_message_id`` (or ``edit_offer_id``) is set; ``locale``: the reader's.
+
+    With ``remove`` (and no notice), the message ``edit_message_id`` is deleted, or its buttons
+    are. ``request_id``: the request a message without a notice is about (a guest's photo
+    shown to staff), as a notice's ``request_id`` says it for the others.
+    """
 
     chat_id: int
     notice: Notice | None = None  # None: only the media
@@ -59,6 +69,8 @@ class Outgoing:
     edit_message_id: int | None = None
     edit_offer_id: int | None = None  # edit the message shown for this offer, once it is known
     offer_id: int | None = None  # remember the sent message on this offer, to edit it later
+    remove: Removal | None = None
+    request_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ class Rendered:
     edit_message_id: int | None = None
     edit_offer_id: int | None = None  # edit the message shown for this offer, once it is known
     offer_id: int | None = None  # remember the sent message on this offer, to edit it later
+    remove: Removal | None = None  # delete ``edit_message_id``, or only its buttons
 
 
 @dataclass

@@ -78,7 +78,7 @@ def to_payload(message: Outgoing) -> dict[str, Any]:
             "longitude": media.longitude,
             "caption": media.caption,
         }
-    for key in ("edit_message_id", "edit_offer_id", "offer_id"):
+    for key in ("edit_message_id", "edit_offer_id", "offer_id", "remove"):
         value = getattr(message, key)
         if value is not None:
             payload[key] = value
@@ -107,18 +107,24 @@ def from_payload(chat_id: int, payload: dict[str, Any]) -> Outgoing:
         edit_message_id=payload.get("edit_message_id"),
         edit_offer_id=payload.get("edit_offer_id"),
         offer_id=payload.get("offer_id"),
+        remove=payload.get("remove"),
     )
 
 
 def _about(message: Outgoing) -> int | None:
     """The request a message is about (its notice's ``request_id``), so that a reply to it
     can be threaded into that request."""
-    request_id = getattr(message.notice, "request_id", None)
+    request_id = getattr(message.notice, "request_id", message.request_id)
     return request_id if isinstance(request_id, int) else None
 
 
 def enqueue(session: Session, messages: Iterable[Outgoing], now: datetime) -> int:
-    """Add messages to the outbox in the caller's transaction; return how many."""
+    """Add messages to the outbox in the caller's transaction; return how many.
+
+    A new menu (``Notice.menu``) first takes the buttons off the chat's previous one of its
+    kind, so that only the newest is live.
+    """
+    messages = _retiring_menus(session, messages)
     rows = [
         {
             "chat_id": message.chat_id,
@@ -138,6 +144,43 @@ def enqueue(session: Session, messages: Iterable[Outgoing], now: datetime) -> in
 
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 _INSERT = insert(_OUTBOX)
+
+
+def _retiring_menus(session: Session, messages: Iterable[Outgoing]) -> list[Outgoing]:
+    """``messages``, each new menu preceded by the removal of its predecessor's buttons.
+
+    The predecessor is the chat's last sent row of the same kind, so a menu older than the
+    outbox's retention (``concierge purge``), or one not yet sent when the next was asked
+    for, keeps its buttons; pressing one is still checked against the current state.
+    """
+    result: list[Outgoing] = []
+    for message in messages:
+        notice = message.notice
+        if notice is not None and notice.menu and message.edit_message_id is None:
+            previous = (
+                session.connection()
+                .execute(_LAST_OF_KIND, {"chat": message.chat_id, "kind": notice.kind})
+                .scalar()
+            )
+            if previous is not None:
+                result.append(
+                    Outgoing(message.chat_id, edit_message_id=int(previous), remove="buttons")
+                )
+        result.append(message)
+    return result
+
+
+_LAST_OF_KIND = (
+    select(_OUTBOX.c.message_id)
+    .where(
+        _OUTBOX.c.chat_id == bindparam("chat"),
+        _OUTBOX.c.status == OutboxStatus.SENT.value,
+        _OUTBOX.c.message_id.is_not(None),
+        _OUTBOX.c.payload["notice"]["kind"].as_string() == bindparam("kind"),
+    )
+    .order_by(_OUTBOX.c.id.desc())
+    .limit(1)
+)
 
 
 def _params(now: datetime, rates: Rates) -> dict[str, datetime]:

@@ -33,6 +33,7 @@ class Renderer:
             edit_message_id=message.edit_message_id,
             edit_offer_id=message.edit_offer_id,
             offer_id=message.offer_id,
+            remove=message.remove,
         )
 
     def render(self, notice: Notice | None, locale: str) -> Rendering:

@@ -19,6 +19,12 @@ from bot.buttons import (
     Done,
     FollowUpAnswer,
     Forget,
+    KeepOpen,
+    MergeInto,
+    MergeMenu,
+    NotARequest,
+    NotARequestBecause,
+    NoteAbout,
     PickDepartment,
     Rate,
     Release,
@@ -49,6 +55,12 @@ WIRE = {
     SetLanguage("de"): "lang:de",
     Forget(confirmed=True): "forget:yes",
     Forget(confirmed=False): "forget:no",
+    NotARequest(12): "nar:12",
+    NotARequestBecause(12, "chat"): "narr:12:chat",
+    KeepOpen(12): "keep:12",
+    MergeMenu(12): "mrg:12",
+    MergeInto(12, 9): "mrgi:12:9",
+    NoteAbout(12): "note:12",
 }
 SIGNER = CallbackSigner.for_token("123456:TEST")
 

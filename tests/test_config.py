@@ -36,6 +36,7 @@ def test_example_config_describes_a_full_hotel() -> None:
         assert set(department.keywords) == set(hotel.hotel.languages)
     assert hotel.followup_delay("housekeeping") == 1800
     assert hotel.department_name("maintenance", "de") == "Haustechnik"
+    assert hotel.hotel.phone == "+39 06 1234 5678"
 
 
 def test_minimal_config_gets_defaults() -> None:
@@ -43,6 +44,7 @@ def test_minimal_config_gets_defaults() -> None:
     assert hotel.hotel.default_language == "en"
     assert hotel.timings.followup_delay == 1800
     assert hotel.department_name("front_desk", "ja") == "Front desk"
+    assert hotel.hotel.phone is None
 
 
 @pytest.mark.parametrize(
@@ -76,6 +78,10 @@ def test_minimal_config_gets_defaults() -> None:
         (
             ('name = "H"', 'name = "H"\nroom_pattern = "(["'),
             "hotel.room_pattern: not a valid regular expression",
+        ),
+        (
+            ('name = "H"', 'name = "H"\nphone = "call us"'),
+            "hotel.phone: String should match pattern",
         ),
     ],
 )

@@ -46,6 +46,21 @@ KINDS: dict[EventKind, tuple[dict[str, Any], str, dict[str, str]]] = {
     EventKind.REOPENED: ({}, "reopened", {}),
     EventKind.CLOSED: ({}, "closed", {}),
     EventKind.CANCELLED: ({}, "cancelled by {name}", {"name": "Maria"}),
+    EventKind.DISMISSED: (
+        {"text": "the guest was testing"},
+        "closed as not a request by {name}: {reason}",
+        {"name": "Maria", "reason": "“the guest was testing”"},
+    ),
+    EventKind.MERGED: (
+        {"into": 3},
+        "closed by {name} as a duplicate of #{number}",
+        {"name": "Maria", "number": "3"},
+    ),
+    EventKind.MERGED_IN: (
+        {"duplicate": 4},
+        "#{number} of the same guest merged into this one by {name}",
+        {"name": "Maria", "number": "4"},
+    ),
     EventKind.GUEST_UNREACHABLE: (
         {},
         "the guest has blocked the bot and no longer receives messages",

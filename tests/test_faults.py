@@ -93,6 +93,9 @@ def labels(message: dict[str, Any]) -> list[str]:
     return [label for label, _data in buttons(message)]
 
 
+TOOLS = ["🚫 Not a request", "🔗 Merge…", "📝 Note"]  # the row under a live card's buttons
+
+
 def cards(fake: FakeBotAPIThread, chat_id: int, number: int) -> list[dict[str, Any]]:
     """The chat's cards of request ``number`` as they look now."""
     match = is_card(number)
@@ -220,7 +223,7 @@ def test_5xx_answers_are_retried_with_backoff_and_delivered_once(
         at = ask(fake, "two towels please")
         says(fake, GUEST, ack(1), at)
         card = fake.wait_for_message(MARIA, is_card(1), since=at)
-        assert labels(card) == ["Accept"]
+        assert labels(card) == ["Accept", *TOOLS]
 
         sent = [c for c in fake.calls[at:] if c.method == "sendMessage"]
         assert sorted(c.status for c in sent) == [200, 200, 500, 500, 502]
@@ -245,7 +248,7 @@ def test_5xx_answers_are_retried_with_backoff_and_delivered_once(
     maria = fake.messages_to(MARIA)
     assert [m["text"] for m in maria][:1] == [ON_DUTY] and len(maria) == 2
     assert str(maria[1]["text"]).endswith(ACCEPTED_BY_YOU)  # the card itself was edited
-    assert labels(maria[1]) == ["Done", "Release"]
+    assert labels(maria[1]) == ["Done", "Release", *TOOLS]
 
 
 def test_timed_out_send_is_retried_and_shown_at_most_twice(
@@ -278,7 +281,7 @@ def test_timed_out_send_is_retried_and_shown_at_most_twice(
         shown = texts(fake, GUEST)
         assert 1 <= shown.count(ack(1)) <= 2
         assert 1 <= len(cards(fake, MARIA, 1)) <= 2
-        assert all(labels(c) == ["Accept"] for c in cards(fake, MARIA, 1))
+        assert all(labels(c) == ["Accept", *TOOLS] for c in cards(fake, MARIA, 1))
 
         at = mark(fake)
         press(fake, MARIA, "acc", 1)
@@ -412,7 +415,7 @@ def test_staff_who_blocked_the_bot_is_taken_off_duty_and_their_task_handed_on(
         handed_on = fake.wait_for_message(
             LUCA, lambda t: is_card(1)(t) and t.endswith("two towels please"), since=at
         )
-        assert labels(handed_on) == ["Accept"]
+        assert labels(handed_on) == ["Accept", *TOOLS]
         says(fake, SOFIA, handed_on_alert("Maria", 2), at)
 
         at = mark(fake)
@@ -435,7 +438,7 @@ def test_staff_who_blocked_the_bot_is_taken_off_duty_and_their_task_handed_on(
         "Taken by Maria.",
         "✔️ Done by Luca.",
     ]
-    assert [labels(c) for c in cards(fake, LUCA, 2)] == [["Accept"]]
+    assert [labels(c) for c in cards(fake, LUCA, 2)] == [["Accept", *TOOLS]]
     assert texts(fake, SOFIA) == [ON_DUTY, handed_on_alert("Maria", 2)]
 
     guest = texts(fake, GUEST)

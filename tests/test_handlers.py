@@ -58,12 +58,12 @@ async def test_guest_to_staff_to_guest(bot: Bot, staffed: None) -> None:
     await bot.say(GUEST, "Two towels please")
 
     assert bot.telegram.texts(GUEST)[-1] == "Request #1 received — Housekeeping is on it."
-    assert bot.telegram.button_data(MARIA) == ["acc:1"]
+    assert bot.telegram.button_data(MARIA) == ["acc:1", "nar:1", "mrg:1", "note:1"]
     assert "Room 412" in bot.telegram.texts(LUCA)[-1]
 
     await bot.press(LUCA, "acc:1")
     assert bot.telegram.texts(GUEST)[-1] == "Luca from Housekeeping has accepted request #1."
-    assert bot.telegram.button_data(LUCA) == ["done:1", "rel:1"]
+    assert bot.telegram.button_data(LUCA) == ["done:1", "rel:1", "nar:1", "mrg:1", "note:1"]
     maria_edit = bot.telegram.sent(MARIA, "editMessageText")[-1]
     assert "Luca" in maria_edit.params["text"] and "reply_markup" not in maria_edit.params
 
@@ -342,7 +342,7 @@ async def test_database_down_gets_an_honest_answer_in_the_guest_language(
         await harness.app.shutdown()
     assert harness.telegram.texts(GUEST) == [
         "Sorry, something went wrong on our side and your last message could not be handled. "
-        "Please send it again in a minute; if it is urgent, call the front desk."
+        "Please send it again in a minute. If it is urgent, please contact Front desk directly."
     ]
 
 
@@ -363,7 +363,9 @@ async def test_a_request_nobody_holds_is_offered_by_the_sweep_not_by_every_timer
     await bot.say(GUEST, "towels")
     await bot.press(MARIA, "acc:1")
     desk(
-        lambda s, _out, _env, now: staff_service.remove(s, staff_id=staff_id_of(s, MARIA), now=now)
+        lambda s, out, env, now: staff_service.remove(
+            s, out, env, staff_id=staff_id_of(s, MARIA), now=now
+        )
     )
     cards_before = len(bot.telegram.sent(LUCA, "sendMessage"))
 
@@ -374,7 +376,7 @@ async def test_a_request_nobody_holds_is_offered_by_the_sweep_not_by_every_timer
     await bot.deps.run_timers()  # the periodic sweep
     await bot.deps.sender.drain()
     assert len(bot.telegram.sent(LUCA, "sendMessage")) == cards_before + 1
-    assert bot.telegram.button_data(LUCA) == ["acc:1"]
+    assert bot.telegram.button_data(LUCA) == ["acc:1", "nar:1", "mrg:1", "note:1"]
 
 
 async def test_a_refused_action_answered_in_the_same_update_leaves_nothing_half_done(

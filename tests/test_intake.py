@@ -184,7 +184,8 @@ async def test_polling_keeps_updates_with_telegram_while_the_database_is_down(
     assert len(broken.telegram.sent_calls("getUpdates")) == 1  # never confirmed
     assert broken.telegram.texts(GUEST) == [
         "Sorry, a technical problem on our side delays your message. It is not lost: it will be "
-        "handled as soon as the problem is fixed. If it is urgent, please call the front desk."
+        "handled as soon as the problem is fixed. If it is urgent, please contact Front desk "
+        "directly."
     ]
 
 

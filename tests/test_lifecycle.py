@@ -36,6 +36,10 @@ SPEC: dict[tuple[RequestStatus, Action], tuple[RequestStatus, set[Role], EventKi
     (S.DONE, A.REOPEN): (S.OPEN, {Role.GUEST}, EventKind.REOPENED),
     (S.CLOSED, A.REOPEN): (S.OPEN, {Role.GUEST}, EventKind.REOPENED),
     (S.DONE, A.EXPIRE): (S.CLOSED, {Role.SYSTEM}, EventKind.CLOSED),
+    (S.OPEN, A.DISMISS): (S.CLOSED, {Role.OFFERED, Role.SUPERVISOR}, EventKind.DISMISSED),
+    (S.ACCEPTED, A.DISMISS): (S.CLOSED, {Role.ASSIGNEE, Role.SUPERVISOR}, EventKind.DISMISSED),
+    (S.OPEN, A.MERGE): (S.CLOSED, {Role.OFFERED, Role.SUPERVISOR}, EventKind.MERGED),
+    (S.ACCEPTED, A.MERGE): (S.CLOSED, {Role.ASSIGNEE, Role.SUPERVISOR}, EventKind.MERGED),
 }
 
 # What a party the state allows the action for, but not to them, is told.
@@ -46,6 +50,8 @@ REFUSED_AS: dict[tuple[RequestStatus, Action], type[errors.DomainError]] = {
     (S.OPEN, A.CANCEL): errors.UnknownRequest,
     (S.ACCEPTED, A.CANCEL): errors.UnknownRequest,
     (S.OPEN, A.REROUTE): errors.UnknownRequest,
+    (S.ACCEPTED, A.DISMISS): errors.NotYours,
+    (S.ACCEPTED, A.MERGE): errors.NotYours,
 }
 
 

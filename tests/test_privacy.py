@@ -12,6 +12,7 @@ from bot.cli import app
 from bot.models import (
     Event,
     Guest,
+    GuestNote,
     InboundUpdate,
     Request,
     RequestStatus,
@@ -19,7 +20,7 @@ from bot.models import (
     Timer,
     TimerStatus,
 )
-from bot.services import privacy
+from bot.services import cards, privacy, prompts
 from bot.services.common import Person
 from tests.conftest import (
     TEST_HOTEL,
@@ -28,7 +29,9 @@ from tests.conftest import (
     cancel,
     followup_sent,
     guest_writes,
+    staff_id_of,
     start_chat,
+    submit,
 )
 from tests.harness import Bot
 from tests.telegram_fakes import callback_update
@@ -186,3 +189,70 @@ def test_purge_command(engine: Engine, db_url: str) -> None:
         app, ["purge"], env={"DATABASE_URL": db_url, "CONCIERGE_CONFIG": str(TEST_HOTEL)}
     )
     assert "older than 90 days" in default.output  # limits.retention_days
+
+
+def _note(desk: Desk, staff_telegram_id: int, request_id: int, text: str) -> None:
+    """A staff member presses Note on a card and writes ``text``."""
+    desk(
+        lambda s, out, env, now: cards.ask_note(
+            s, out, env, staff_id=staff_id_of(s, staff_telegram_id), request_id=request_id, now=now
+        )
+    )
+    desk(
+        lambda s, out, env, now: prompts.answer(
+            s, out, env, staff_id=staff_id_of(s, staff_telegram_id), text=text, now=now
+        )
+    )
+
+
+def _notes(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return [n.text for n in session.exec(select(GuestNote).order_by(col(GuestNote.id)))]
+
+
+def test_forgetme_erases_the_notes_about_the_guest(
+    desk: Desk, engine: Engine, maria_housekeeping: Staff
+) -> None:
+    start_chat(desk, GUEST, "room-412")
+    submit(desk, GUEST, "towels")
+    _note(desk, 1001, 1, "allergic to feathers")
+    other = Person(telegram_id=5004, chat_id=5004, first_name="Giulia", language_code="it")
+    submit(desk, other, "pillow")
+    _note(desk, 1001, 2, "quiet room")
+    with Session(engine) as session:
+        guest_id = session.exec(select(Guest.id).where(Guest.telegram_id == 5003)).one()
+
+    desk(
+        lambda s, out, env, now: privacy.forget(
+            s,
+            out,
+            env,
+            person=GUEST,
+            guest_id=guest_id,
+            confirmed=True,
+            message_id=None,
+            now=now,
+        )
+    )
+
+    assert _notes(engine) == ["quiet room"]  # only the other guest's note is left
+    assert all("allergic" not in text for text in desk.texts_to(1001))
+
+
+def test_purge_erases_notes_of_purged_guests_and_notes_older_than_the_cutoff(
+    desk: Desk, engine: Engine, maria_housekeeping: Staff
+) -> None:
+    start_chat(desk, GUEST, "room-412")
+    followup_sent(desk, GUEST, "towels")
+    answer_followup(desk, GUEST.telegram_id, 1, fine=True)
+    _note(desk, 1001, 1, "allergic to feathers")
+    staying = Person(telegram_id=5004, chat_id=5004, first_name="Giulia", language_code="it")
+    submit(desk, staying, "pillow")
+    _note(desk, 1001, 2, "an old note")
+    desk.clock.advance(40 * 86400)
+    submit(desk, staying, "more pillows")  # Giulia is still here; John is not
+    _note(desk, 1001, 3, "a recent note")
+
+    desk(lambda s, _out, env, now: privacy.purge(s, env, older_than_days=30, now=now))
+
+    assert _notes(engine) == ["a recent note"]

@@ -306,7 +306,11 @@ def test_staff_removed_from_cli_gives_back_accepted_requests(
 ) -> None:
     submit(desk, ENGLISH_GUEST, "towels")
     accept(desk, 1001, 1)
-    desk(lambda s, _out, _env, now: staff_service.remove(s, staff_id=staff_id_of(s, 1001), now=now))
+    desk(
+        lambda s, out, env, now: staff_service.remove(
+            s, out, env, staff_id=staff_id_of(s, 1001), now=now
+        )
+    )
     assert get(desk, 1).status == RequestStatus.OPEN
 
     sent = desk(lambda s, out, env, now: requests.offer_waiting(s, out, env, now))
@@ -346,7 +350,7 @@ def test_the_sender_is_told_apart_as_staff_guest_or_someone_new(desk: Desk) -> N
     assert who(7001) == ("staff", "it")  # staff who once wrote as a guest are staff
     desk(
         lambda s, out, env, now: staff_service.remove(
-            s, staff_id=staff_id_of(s, maria.telegram_id), now=now
+            s, out, env, staff_id=staff_id_of(s, maria.telegram_id), now=now
         )
     )
     assert who(7001, "en") == ("guest", "en")  # … until they are removed

@@ -11,10 +11,10 @@ from sqlmodel import Session, col, select
 
 from bot import lifecycle
 from bot.models import EventKind, Offer, OfferStatus, Request, RequestStatus, Staff
-from bot.notices import CardButtons, CardStatus, Quote, card
+from bot.notices import NO_MEMORY, CardButtons, CardStatus, Memory, Quote, card
 from bot.notifier import Media, Outbox, Outgoing, split_text
 from bot.routing import Tier, recipients
-from bot.services import errors
+from bot.services import errors, memory
 from bot.services.common import Env, event, record_rows, tell
 from bot.texts.staff import CARD_TEXT_LIMIT
 
@@ -59,6 +59,7 @@ def offer(
     found = recipients(session, env.hotel, request.department, exclude=set(exclude))
     holders = set() if new else {o.staff_id for o in active_offers(session, request.id)}
     targets = [s for s in found.staff if s.id not in holders and (only is None or s.id == only.id)]
+    known = memory.of_request(session, request) if targets else NO_MEMORY
     for staff in targets:
         assert staff.id is not None
         # A plain insert: the new offer is only read back in later transactions.
@@ -77,7 +78,7 @@ def offer(
             )
             .scalar_one()
         )
-        _send_offer(out, env, request, staff, offer_id, found.tier)
+        _send_offer(out, env, request, staff, offer_id, found.tier, known)
     entries = []
     if targets:
         names = [s.name for s in targets]
@@ -94,7 +95,13 @@ def offer(
 
 
 def _send_offer(
-    out: Outbox, env: Env, request: Request, staff: Staff, offer_id: int, tier: Tier
+    out: Outbox,
+    env: Env,
+    request: Request,
+    staff: Staff,
+    offer_id: int,
+    tier: Tier,
+    known: Memory,
 ) -> None:
     if request.media_kind:
         out.send(
@@ -107,13 +114,16 @@ def _send_offer(
                     longitude=request.longitude,
                     caption=f"#{request.id}",
                 ),
+                request_id=request.id,
             )
         )
     long_text = len(request.text) > CARD_TEXT_LIMIT
     if long_text:
         for part in split_text(request.text):
-            tell(out, staff, Quote(part))
-    notice = card(request, tier=tier, full_text_above=long_text, buttons=CardButtons.ACCEPT)
+            tell(out, staff, Quote(part, request.id))
+    notice = card(
+        request, tier=tier, full_text_above=long_text, buttons=CardButtons.ACCEPT, memory=known
+    )
     tell(out, staff, notice, offer_id=offer_id)
 
 
@@ -130,7 +140,9 @@ def update_copies(
 ) -> None:
     """Edit each staff member's copy of ``request`` to show a new status line (``name``: who
     or where, for the lines that say it)."""
-    notice = card(request, status=status, name=name)
+    offers = list(offers)
+    known = memory.of_request(session, request) if offers else NO_MEMORY
+    notice = card(request, status=status, name=name, memory=known)
     for row in offers:
         staff = session.get(Staff, row.staff_id)
         if staff is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from bot.models import (
     Event,
     EventKind,
     Guest,
+    GuestNote,
     InboundStatus,
     InboundUpdate,
     Offer,
@@ -22,14 +24,20 @@ from bot.models import (
     OutboxStatus,
     Request,
     RequestStatus,
+    as_utc,
 )
-from bot.notices import CardStatus, ForgetQuestion, Forgotten, Kept
+from bot.notices import Card, CardStatus, ForgetQuestion, Forgotten, Kept, Quote, QuoteErased
 from bot.notifier import Outbox, Outgoing
 from bot.services import requests, rooms
 from bot.services.common import Env, Person, record
 from bot.services.offers import update_copies
 
 FINISHED = (RequestStatus.CLOSED, RequestStatus.CANCELLED)
+# Telegram lets a bot delete its messages for 48 hours; the deletion itself waits in the outbox
+# behind the staff member's other messages, so an hour is kept in hand.
+DELETE_WITHIN = timedelta(hours=47)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ def forget(
     if not confirmed or guest is None:
         out.send(answer if confirmed else replace(answer, notice=Kept()))
         return guest
+    _forget_notes(session, guest)  # before the cancelled cards are edited
     still_open = session.exec(
         select(Request).where(
             Request.guest_id == guest.id, col(Request.status).in_(ACTIVE_STATUSES)
@@ -75,8 +84,17 @@ def forget(
     for request in still_open:
         assert request.id is not None
         requests.cancel(session, out, env, guest_id=guest.id, request_id=request.id, now=now)
+    # The cancellations' card edits would show the text once more: the erasure's edits below
+    # take their place.
+    cancelled = {request.id for request in still_open}
+    out.messages[:] = [
+        m
+        for m in out.messages
+        if not (isinstance(m.notice, Card) and m.notice.request_id in cancelled)
+    ]
     out.send(answer)
     chat_id = guest.chat_id
+    _retract_from_staff(session, out, guest, now)
     _anonymize_guest(session, out, env, guest, now, tell_staff=True)
     session.execute(
         delete(InboundUpdate).where(
@@ -92,6 +110,45 @@ def forget(
     return guest
 
 
+def _retract_from_staff(session: Session, out: Outbox, guest: Guest, now: datetime) -> None:
+    """Take back the bot's messages to staff that showed the guest's own words or files (the
+    parts of a long text, photos, voice notes, documents): deleted while Telegram allows it,
+    else a text is blanked and a file left (logged). The cards are edited by the caller.
+
+    The outbox rows of the guest's requests in staff chats go too, since their payloads hold
+    the same texts; those still waiting are not sent.
+    """
+    requests_of_guest = select(Request.id).where(Request.guest_id == guest.id)
+    staff_chats = select(Offer.chat_id).where(col(Offer.request_id).in_(requests_of_guest))
+    rows = session.exec(
+        select(OutboxMessage).where(
+            col(OutboxMessage.chat_id).in_(staff_chats),
+            col(OutboxMessage.request_id).in_(requests_of_guest),
+        )
+    ).all()
+    for row in rows:
+        notice = row.payload.get("notice") or {}
+        quote = notice.get("kind") == Quote.kind
+        if row.status != OutboxStatus.SENT or row.message_id is None or row.sent_at is None:
+            continue  # nothing to take back; one still waiting is deleted below, never sent
+        if not quote and "media" not in row.payload:
+            continue  # a card, edited by the caller
+        if now - as_utc(row.sent_at) < DELETE_WITHIN:
+            out.send(Outgoing(row.chat_id, edit_message_id=row.message_id, remove="message"))
+        elif quote:
+            locale = str(row.payload.get("locale", ""))
+            out.send(Outgoing(row.chat_id, QuoteErased(), locale, edit_message_id=row.message_id))
+        else:
+            log.info(
+                "message %s in chat %s is too old to delete; the guest's file stays there",
+                row.message_id,
+                row.chat_id,
+            )
+    session.execute(
+        delete(OutboxMessage).where(col(OutboxMessage.id).in_([row.id for row in rows]))
+    )
+
+
 def _anonymize_request(session: Session, request: Request, now: datetime) -> None:
     request.text, request.media_file_id, request.latitude, request.longitude = "", None, None, None
     request.media_kind = None
@@ -104,9 +161,15 @@ def _anonymize_request(session: Session, request: Request, now: datetime) -> Non
     record(session, request_id=request.id, kind=EventKind.ANONYMIZED, now=now)
 
 
+def _forget_notes(session: Session, guest: Guest) -> None:
+    """Delete staff's notes about the guest, before any card of theirs is edited again."""
+    session.execute(delete(GuestNote).where(col(GuestNote.guest_id) == guest.id))
+
+
 def _anonymize_guest(
     session: Session, out: Outbox, env: Env, guest: Guest, now: datetime, *, tell_staff: bool
 ) -> None:
+    _forget_notes(session, guest)
     for request in session.exec(select(Request).where(Request.guest_id == guest.id)).all():
         if request.text or request.media_kind:
             _anonymize_request(session, request, now)
@@ -128,7 +191,8 @@ def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) ->
     """Anonymize requests finished before the cutoff, and guests with nothing newer.
 
     Stored updates and delivered messages older than the cutoff are deleted, since they carry
-    the same texts, and so are finished timers due before it.
+    the same texts, and so are finished timers due before it and staff's notes about guests
+    written before it.
     """
     cutoff = now - timedelta(days=older_than_days)
     old = session.exec(
@@ -157,6 +221,7 @@ def purge(session: Session, env: Env, *, older_than_days: int, now: datetime) ->
     out = Outbox()
     for guest in stale_guests:
         _anonymize_guest(session, out, env, guest, now, tell_staff=False)
+    session.execute(delete(GuestNote).where(col(GuestNote.created_at) < cutoff))
     updates = session.execute(
         delete(InboundUpdate).where(
             col(InboundUpdate.received_at) < cutoff,

@@ -50,6 +50,8 @@ QUARTER = 900
 # Percentiles of a period's durations are read from at most this many requests (every k-th
 # one in a busier period): exact up to this many, and no sort of a month in the database.
 PERCENTILE_SAMPLE = 20_000
+# What the report counts as done, and whose time to done it shows.
+DONE_STATUSES = (RequestStatus.DONE, RequestStatus.CLOSED)
 
 
 T = TypeVar("T")
@@ -286,20 +288,24 @@ def _durations(
 ) -> tuple[Spread, Spread]:
     """Times to accept and to done of the period's ``requests``, from at most ``sample`` of
     them: all of them in a period with no more, else every k-th request by number, so that
-    the database neither sorts nor sends the whole period."""
+    the database neither sorts nor sends the whole period.
+
+    A time to done counts only for a request that is done now (the report's "done"): one
+    reopened since keeps its old ``done_at`` but has no acceptance any more, and would show a
+    time to done next to "none accepted"."""
     created = col(Request.created_at)
-    query = select(created, col(Request.accepted_at), col(Request.done_at)).where(
-        created >= start, created < end
-    )
+    query = select(
+        created, col(Request.accepted_at), col(Request.done_at), col(Request.status)
+    ).where(created >= start, created < end)
     step = math.ceil(requests / sample)
     if step > 1:
         query = query.where(col(Request.id) % step == 0)
     to_accept: list[float] = []
     to_done: list[float] = []
-    for created_at, accepted_at, done_at in session.exec(query.limit(sample)):
+    for created_at, accepted_at, done_at, status in session.exec(query.limit(sample)):
         if accepted_at is not None:
             to_accept.append((accepted_at - created_at).total_seconds())
-        if done_at is not None:
+        if done_at is not None and status in DONE_STATUSES:
             to_done.append((done_at - created_at).total_seconds())
     return spread(to_accept), spread(to_done)
 
@@ -358,7 +364,7 @@ def period_figures(
         departments=tuple(
             sorted(departments.items(), key=lambda item: (-item[1], order.get(item[0], len(order))))
         ),
-        done=statuses[RequestStatus.DONE] + statuses[RequestStatus.CLOSED],
+        done=sum(statuses[status] for status in DONE_STATUSES),
         cancelled=statuses[RequestStatus.CANCELLED],
         still_open=statuses[RequestStatus.OPEN] + statuses[RequestStatus.ACCEPTED],
         reopened=reopened,

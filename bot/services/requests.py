@@ -37,7 +37,7 @@ from bot.notices import (
 )
 from bot.notifier import Outbox
 from bot.routing import Tier, match_department, recipients
-from bot.services import errors, followups, guests, rooms
+from bot.services import errors, followups, guests, memory, rooms
 from bot.services.common import Env, Person, event, record_rows, tell
 from bot.services.offers import active_offers, offer, update_copies
 
@@ -279,7 +279,12 @@ def _show_assignee_card(
         session.add(row)
         session.flush()
         mine = [row]
-    notice = card(request, status=CardStatus.ACCEPTED_BY_YOU, buttons=CardButtons.ASSIGNEE)
+    notice = card(
+        request,
+        status=CardStatus.ACCEPTED_BY_YOU,
+        buttons=CardButtons.ASSIGNEE,
+        memory=memory.of_request(session, request),
+    )
     for row in mine:
         row.status = OfferStatus.TAKEN
         session.add(row)

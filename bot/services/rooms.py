@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from bot import timers
 from bot.models import EventKind, Guest, Offer, OfferStatus, Request, RequestStatus, Staff
 from bot.notices import (
+    NO_MEMORY,
     AskRoom,
     CardButtons,
     CardStatus,
@@ -32,7 +33,7 @@ from bot.notices import (
 )
 from bot.notifier import Outbox
 from bot.routing import Tier
-from bot.services import errors
+from bot.services import errors, memory
 from bot.services.common import Env, event, record_rows, tell
 from bot.texts.staff import CARD_TEXT_LIMIT
 from bot.timers import Due
@@ -79,7 +80,7 @@ def answer(session: Session, out: Outbox, env: Env, guest: Guest, text: str, now
     """
     if guest.room is not None and guest.room_set_at is None:
         # Given before stays existed: the stay starts now.
-        _start_stay(session, out, env, guest, now)
+        _start_stay(session, out, env, guest, now, now)
     if not guest.awaiting_room and guest.room is not None:
         return False
     room = valid_room(env, text)
@@ -98,9 +99,6 @@ def give(
 ) -> tuple[int, ...]:
     """Save ``room`` as the guest's and start their stay; it fills in their open requests that
     have none, whose staff cards are edited. Returns the numbers of those requests."""
-    guest.room = room
-    guest.awaiting_room, guest.room_asked = False, True
-    _start_stay(session, out, env, guest, now)
     missing = session.exec(
         select(Request)
         .where(
@@ -110,6 +108,10 @@ def give(
         )
         .order_by(col(Request.id))
     ).all()
+    guest.room = room
+    guest.awaiting_room, guest.room_asked = False, True
+    # A room given late belongs to the stay of the requests it fills in: it began with them.
+    _start_stay(session, out, env, guest, min([now, *(r.created_at for r in missing)]), now)
     events = []
     for request in missing:
         request.room, request.updated_at = room, now
@@ -122,13 +124,15 @@ def give(
     return tuple(r.id for r in missing if r.id is not None)
 
 
-def _start_stay(session: Session, out: Outbox, env: Env, guest: Guest, now: datetime) -> None:
+def _start_stay(
+    session: Session, out: Outbox, env: Env, guest: Guest, since: datetime, now: datetime
+) -> None:
+    """The guest's stay began at ``since``; its end is scheduled."""
     assert guest.id is not None
-    guest.room_set_at = guest.updated_at = now
+    guest.room_set_at, guest.updated_at = since, now
     session.add(guest)
-    timers.schedule(
-        session, out, EXPIRE, key(guest.id), env.hotel.stay_end(now), {"guest": guest.id}, now=now
-    )
+    end = env.hotel.stay_end(since)
+    timers.schedule(session, out, EXPIRE, key(guest.id), end, {"guest": guest.id}, now=now)
 
 
 def _refresh_cards(session: Session, out: Outbox, env: Env, request: Request) -> None:
@@ -143,6 +147,7 @@ def _refresh_cards(session: Session, out: Outbox, env: Env, request: Request) ->
         .order_by(col(Offer.id))
     ).all()
     assignee = session.get(Staff, request.assignee_id) if request.assignee_id else None
+    known = memory.of_request(session, request) if copies else NO_MEMORY
     for row in copies:
         staff = session.get(Staff, row.staff_id)
         if staff is None:
@@ -153,14 +158,20 @@ def _refresh_cards(session: Session, out: Outbox, env: Env, request: Request) ->
                 tier=_tier(env, request, staff),
                 full_text_above=len(request.text) > CARD_TEXT_LIMIT,
                 buttons=CardButtons.ACCEPT,
+                memory=known,
             )
         elif row.staff_id != request.assignee_id:
             continue
         elif request.status == RequestStatus.ACCEPTED:
-            notice = card(request, status=CardStatus.ACCEPTED_BY_YOU, buttons=CardButtons.ASSIGNEE)
+            notice = card(
+                request,
+                status=CardStatus.ACCEPTED_BY_YOU,
+                buttons=CardButtons.ASSIGNEE,
+                memory=known,
+            )
         elif request.status == RequestStatus.DONE:
             name = assignee.name if assignee is not None else ""
-            notice = card(request, status=CardStatus.DONE_BY, name=name)
+            notice = card(request, status=CardStatus.DONE_BY, name=name, memory=known)
         else:
             continue
         tell(out, staff, notice, edit_offer_id=row.id)

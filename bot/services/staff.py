@@ -84,8 +84,11 @@ def listing(session: Session) -> list[Staff]:
     return list(session.exec(query))
 
 
-def remove(session: Session, *, staff_id: int | None, now: datetime) -> Staff:
-    """Deactivate a staff member; their offers are withdrawn and accepted requests reopened.
+def remove(
+    session: Session, out: Outbox, env: Env, *, staff_id: int | None, now: datetime
+) -> Staff:
+    """Deactivate a staff member; their offers are withdrawn and accepted requests reopened,
+    and each of their copies says where the request went, without buttons.
 
     The history keeps their name. The running bot offers the reopened requests to others on
     its next sweep.
@@ -93,7 +96,26 @@ def remove(session: Session, *, staff_id: int | None, now: datetime) -> Staff:
     staff = staff_member(session, staff_id)
     staff.active, staff.on_duty = False, False
     session.add(staff)
+    live = [OfferStatus.ACTIVE.value, OfferStatus.TAKEN.value]
+    copies = list(
+        session.exec(
+            select(Offer)
+            .join(Request, col(Request.id) == Offer.request_id)
+            .where(
+                Offer.staff_id == staff.id,
+                col(Offer.status).in_(live),
+                col(Request.status).in_([RequestStatus.OPEN.value, RequestStatus.ACCEPTED.value]),
+            )
+            .order_by(col(Offer.id))
+        )
+    )
     relieve(session, staff, now, reason=Action.WITHDRAW)
+    for row in copies:
+        request = session.get(Request, row.request_id)
+        if request is not None:
+            update_copies(
+                session, out, env, request, [row], CardStatus.HANDED_ON, request.department
+            )
     return staff
 
 

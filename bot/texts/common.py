@@ -240,17 +240,42 @@ fixed(
         "change as a new message."
     ),
 )
-fixed(
-    DelayedByOutage,
-    noop(
+
+
+def urgent(t: Translator, hotel: HotelConfig, *, always: bool = False) -> str:
+    """Whom to call if it is urgent: the fallback department, with the front desk's phone when
+    the config gives one (else, with ``always``, without it; otherwise nothing)."""
+    _ = t.gettext
+    desk = department(hotel, t, hotel.hotel.fallback_department)
+    if hotel.hotel.phone:
+        # TRANSLATORS: {department} is the hotel's front desk as named in its config.
+        return _("If it is urgent, please call {department}: {phone}.").format(
+            department=desk, phone=hotel.hotel.phone
+        )
+    if always:
+        return _("If it is urgent, please contact {department} directly.").format(department=desk)
+    return ""
+
+
+def with_urgent(text: str, t: Translator, hotel: HotelConfig, *, always: bool = False) -> str:
+    """``text`` followed by ``urgent``'s sentence, if any."""
+    line = urgent(t, hotel, always=always)
+    return f"{text} {line}" if line else text
+
+
+@says(DelayedByOutage)
+def _delayed(_notice: DelayedByOutage, t: Translator, hotel: HotelConfig) -> str:
+    text = t.gettext(
         "Sorry, a technical problem on our side delays your message. It is not lost: it will "
-        "be handled as soon as the problem is fixed. If it is urgent, please call the front desk."
-    ),
-)
-fixed(
-    TryAgainLater,
-    noop(
+        "be handled as soon as the problem is fixed."
+    )
+    return with_urgent(text, t, hotel, always=True)
+
+
+@says(TryAgainLater)
+def _try_again(_notice: TryAgainLater, t: Translator, hotel: HotelConfig) -> str:
+    text = t.gettext(
         "Sorry, something went wrong on our side and your last message could not be "
-        "handled. Please send it again in a minute; if it is urgent, call the front desk."
-    ),
-)
+        "handled. Please send it again in a minute."
+    )
+    return with_urgent(text, t, hotel, always=True)

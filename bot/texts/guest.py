@@ -20,6 +20,7 @@ from bot.notices import (
     GuestHelp,
     GuestRequests,
     Kept,
+    MergedForGuest,
     RatingQuestion,
     RatingThanks,
     ReopenedForGuest,
@@ -42,6 +43,7 @@ from bot.texts.common import (
     snippet,
     stars,
     status_label,
+    with_urgent,
 )
 
 HELP = noop(
@@ -144,6 +146,7 @@ def _request_ack(notice: RequestAck, t: Translator, hotel: HotelConfig) -> Rende
             "it goes to the first staff member who starts their shift, and I will tell you as "
             "soon as someone accepts it."
         ).format(number=notice.request_id)
+        text = with_urgent(text, t, hotel)
     if not notice.choices:
         return text, ()
     text += "\n\n" + _("Not the right team? Choose one:")
@@ -159,10 +162,11 @@ def _department_picked(notice: DepartmentPicked, t: Translator, hotel: HotelConf
     _ = t.gettext
     name = department(hotel, t, notice.department)
     if notice.tier == Tier.NOBODY:
-        return _(
+        text = _(
             "Request #{number} moved to {department}. Nobody is on duty there at this moment; "
             "I will tell you as soon as someone accepts it."
         ).format(number=notice.request_id, department=name)
+        return with_urgent(text, t, hotel)
     return _("Request #{number} moved to {department}.").format(
         number=notice.request_id, department=name
     )
@@ -182,6 +186,13 @@ def _done(notice: DoneForGuest, t: Translator, _hotel: HotelConfig) -> str:
     return t.gettext(
         "Request #{number} is done. I will check with you a little later that everything is fine."
     ).format(number=notice.request_id)
+
+
+@says(MergedForGuest)
+def _merged(notice: MergedForGuest, t: Translator, _hotel: HotelConfig) -> str:
+    return t.gettext("Your request #{number} is being handled together with #{other}.").format(
+        number=notice.request_id, other=notice.into_id
+    )
 
 
 @says(CancelledForGuest)
@@ -268,14 +279,15 @@ def _courtesy(notice: Courtesy, t: Translator, _hotel: HotelConfig) -> str:
 
 
 @says(SlowDown)
-def _slow_down(notice: SlowDown, t: Translator, _hotel: HotelConfig) -> str:
-    return t.ngettext(
+def _slow_down(notice: SlowDown, t: Translator, hotel: HotelConfig) -> str:
+    text = t.ngettext(
         "You are sending messages very quickly. I keep at most {limit} request a minute; "
         "please wait a moment and send the rest again.",
         "You are sending messages very quickly. I keep at most {limit} requests a minute; "
         "please wait a moment and send the rest again.",
         notice.limit,
     ).format(limit=notice.limit)
+    return with_urgent(text, t, hotel)
 
 
 @renders(ForgetQuestion)

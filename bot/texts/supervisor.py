@@ -34,6 +34,7 @@ from bot.texts.common import (
     status_label,
     unknown_room,
 )
+from bot.texts.staff import dismissal
 
 fixed(LogUsage, noop("Use /log followed by a request number, for example /log 12."))
 fixed(CheckoutUsage, noop("Use /checkout followed by a room number, for example /checkout 412."))
@@ -138,6 +139,16 @@ def event_text(hotel: HotelConfig, t: Translator, event: Event) -> str:
         return _("closed")
     if kind is EventKind.CANCELLED:
         return _("cancelled by {name}").format(name=who)
+    if kind is EventKind.DISMISSED:
+        return dismissal(t, who, d)
+    if kind is EventKind.MERGED:
+        return _("closed by {name} as a duplicate of #{number}").format(
+            name=who, number=d.get("into", "?")
+        )
+    if kind is EventKind.MERGED_IN:
+        return _("#{number} of the same guest merged into this one by {name}").format(
+            number=d.get("duplicate", "?"), name=who
+        )
     if kind is EventKind.GUEST_UNREACHABLE:
         # TRANSLATORS: a timeline entry; the request itself goes on.
         return _("the guest has blocked the bot and no longer receives messages")
