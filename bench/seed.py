@@ -172,6 +172,7 @@ def guests(ids: Iterable[int], now: datetime, *, start_id: int = 1) -> Iterator[
             "room": str(100 + number % 9000),
             "room_asked": True,
             "awaiting_room": False,
+            "room_set_at": now,  # their stay started; its end is not seeded as a timer
             "created_at": now,
             "updated_at": now,
         }

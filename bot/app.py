@@ -78,7 +78,11 @@ def build_application(
     updates = request or AiohttpRequest(1)
     application: ConciergeApp = builder.request(calls).get_updates_request(updates).build()
     sessions = session_factory(engine)
-    env = Env(hotel=hotel, i18n=I18n(hotel.hotel.default_language, hotel.hotel.languages))
+    env = Env(
+        hotel=hotel,
+        i18n=I18n(hotel.hotel.default_language, hotel.hotel.languages),
+        room_key=settings.room_link_key,
+    )
     clock = clock or SystemClock()
     scheduler: TimerScheduler | None = None
     if timers is None:

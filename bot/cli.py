@@ -19,6 +19,7 @@ from bot import intake, outbox
 from bot.config import ConfigError, HotelConfig, load_hotel_config
 from bot.db import DatabaseError, lock_single_instance, make_engine, session_factory, upgrade
 from bot.models import Role
+from bot.notifier import Outbox
 from bot.services import errors
 from bot.services import staff as staff_service
 from bot.services.actors import find_staff
@@ -36,7 +37,9 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 staff_app = typer.Typer(help="Register staff and supervisors.", no_args_is_help=True)
 config_app = typer.Typer(help="Hotel configuration.", no_args_is_help=True)
+guests_app = typer.Typer(help="Guests' stays.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(guests_app, name="guests")
 app.add_typer(staff_app, name="staff")
 app.add_typer(config_app, name="config")
 
@@ -194,6 +197,7 @@ def staff_add(
     settings = DatabaseSettings()
     hotel = _hotel(config or settings.config_path)
     engine = _database(settings.database_url)
+    told = Outbox()
     with session_factory(engine)() as session:
         try:
             result = staff_service.add(
@@ -205,11 +209,13 @@ def staff_add(
                 role=role,
                 language=language,
                 now=_now(),
+                out=told,
             )
         except errors.UnknownDepartment as exc:
             fail("unknown department {!r}; valid keys: {}".format(exc.key, ", ".join(exc.valid)))
         except ValueError as exc:
             fail(str(exc))
+        outbox.enqueue(session, told.messages, _now())  # the running bot's sender delivers it
         session.commit()
         member = result.staff
         typer.echo(
@@ -222,6 +228,8 @@ def staff_add(
                 member.telegram_id,
             )
         )
+        if told.messages:
+            typer.echo("they were told in the bot that they are registered")
 
 
 @staff_app.command("list")
@@ -283,6 +291,23 @@ def staff_remove(
     typer.echo(f"removed {member.name} ({member.department})")
 
 
+@guests_app.command("checkout")
+def guests_checkout(
+    room: Annotated[str, typer.Option("--room", help="The room whose guests have left.")],
+) -> None:
+    """End the stay of the guests in a room now: the bot forgets the room and asks again."""
+    from bot.services import rooms
+
+    settings = DatabaseSettings()
+    engine = _database(settings.database_url)
+    with session_factory(engine)() as session:
+        count = rooms.checkout(session, room=room, now=_now())
+        session.commit()
+    typer.echo(
+        "checked out {} guest{} from room {}".format(count, "" if count == 1 else "s", room.strip())
+    )
+
+
 @app.command()
 def purge(
     older_than: Annotated[
@@ -339,7 +364,6 @@ def qr(
     """Print one card per room with a QR code of its signed deep link (an A6 page each)."""
     from bot import roomcards
     from bot.i18n import I18n
-    from bot.roomlinks import room_key
 
     try:
         settings = Settings()
@@ -357,9 +381,8 @@ def qr(
     if bot_username is not None and not BOT_USERNAME.fullmatch(bot_username):
         fail(f"--bot-username {bot_username!r} is not a Telegram username (5-32 of A-Z a-z 0-9 _)")
     username = bot_username or _bot_username(settings)
-    token = settings.telegram_bot_token.get_secret_value()
     try:
-        cards = roomcards.cards(chosen, bot_username=username, key=room_key(token))
+        cards = roomcards.cards(chosen, bot_username=username, key=settings.room_link_key)
     except ValueError as exc:
         fail(f"--rooms: {exc}")
     i18n = I18n(hotel.hotel.default_language, hotel.hotel.languages)

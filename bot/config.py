@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import UTC, datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -105,6 +106,25 @@ class Limits(_Strict):
     explain_minutes: int = Field(default=30, ge=0, le=1440)
 
 
+class Rooms(_Strict):
+    """The ``[rooms]`` table: how long a guest's room number is kept.
+
+    A stay ends ``stay_days`` after the room was given; with ``checkout_time`` (hotel time,
+    "11:00") it ends at that time on the ``stay_days``-th day instead. The bot then forgets
+    the room and asks again with the guest's next request.
+    """
+
+    stay_days: int = Field(default=14, ge=1, le=365)
+    checkout_time: time | None = None
+
+    @field_validator("checkout_time")
+    @classmethod
+    def _local_time(cls, value: time | None) -> time | None:
+        if value is not None and value.tzinfo is not None:
+            raise ValueError('give the hotel\'s local time without a zone, e.g. "11:00"')
+        return value
+
+
 class Department(_Strict):
     """One ``[[departments]]`` entry."""
 
@@ -174,6 +194,7 @@ class HotelConfig(_Strict):
     hotel: HotelSection
     timings: Timings = Timings()
     limits: Limits = Limits()
+    rooms: Rooms = Rooms()
     departments: tuple[Department, ...] = Field(min_length=1)
     answers: tuple[Answer, ...] = ()
 
@@ -232,6 +253,14 @@ class HotelConfig(_Strict):
     def tz(self) -> ZoneInfo:
         """The hotel's time zone."""
         return ZoneInfo(self.hotel.timezone)
+
+    def stay_end(self, since: datetime) -> datetime:
+        """When a stay whose room was given at ``since`` ends (UTC)."""
+        days = timedelta(days=self.rooms.stay_days)
+        if self.rooms.checkout_time is None:
+            return since + days
+        day = since.astimezone(self.tz).date() + days
+        return datetime.combine(day, self.rooms.checkout_time, tzinfo=self.tz).astimezone(UTC)
 
     @cached_property
     def room_regex(self) -> re.Pattern[str]:

@@ -129,6 +129,7 @@ class EventKind(StrEnum):
     ADDED = "added"  # the guest added to the request (a reply, a burst, an explanation)
     STAFF_MESSAGE = "staff_message"  # a staff member wrote to the guest through the bot
     GUEST_MESSAGE = "guest_message"  # the guest answered a staff member through the bot
+    ROOM_SET = "room_set"  # the guest gave their room after the request
 
 
 class ActorKind(StrEnum):

@@ -183,9 +183,20 @@ class AskRoom(Notice):
 
 
 class RoomSaved(Notice):
-    """Confirm the room number."""
+    """Confirm the room number; ``request_ids``: the open requests it was added to."""
 
     room: str
+    request_ids: tuple[int, ...] = ()
+
+
+class RoomStillNeeded(Notice):
+    """Ask again, with the acknowledgement of a request, for a room the bot does not know."""
+
+    request_id: int
+
+
+class RoomLinkInvalid(Notice):
+    """A ``/start`` room link that is not one of the hotel's (tampered, or from elsewhere)."""
 
 
 class RoomInvalid(Notice):
@@ -631,6 +642,17 @@ class StaffUnreachableAlert(Notice):
 
     name: str
     department: str
+    count: int
+
+
+class CheckoutUsage(Notice):
+    """How to call /checkout."""
+
+
+class CheckedOut(Notice):
+    """``count`` guests' stays in ``room`` were ended by a supervisor's /checkout."""
+
+    room: str
     count: int
 
 

@@ -13,10 +13,12 @@ payload is the room, written in that alphabet, followed by a truncated HMAC:
 
 The MAC is the first 12 characters (72 bits) of the URL-safe base64 of
 HMAC-SHA256(key, tag + room text): forging one means guessing it through ``/start`` messages.
-It covers the tag too, so a payload cannot be re-read in the other form. The key is derived
-from the bot token with its own label (``room_key``), never the one of the buttons
+It covers the tag too, so a payload cannot be re-read in the other form. The key comes from
+the ``ROOM_LINK_SECRET`` setting (``secret_key``) or, when it is not set, from the bot token
+with its own label (``room_key``), never the one of the buttons
 (``bot.buttons.CallbackSigner``), so a button's signature cannot be passed off as a room's.
-Printed cards therefore stop working when the bot token changes: reprint them then.
+Cards signed with the token's key stop working when the token changes: reprint them then, or
+set ``ROOM_LINK_SECRET`` first (and reprint once).
 
 A room has at most ``MAX_ROOM_LENGTH`` characters (the guests' ``room`` column) and at most
 ``MAX_ROOM_BYTES`` bytes in UTF-8: every room of up to 16 characters in Latin, Cyrillic or
@@ -50,6 +52,11 @@ _ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 def room_key(token: str) -> bytes:
     """The room-link key every instance of the bot with this token shares."""
     return hashlib.sha256(b"concierge room link\0" + token.encode()).digest()
+
+
+def secret_key(secret: str) -> bytes:
+    """The room-link key made from ``ROOM_LINK_SECRET``, which outlives a change of token."""
+    return hashlib.sha256(b"concierge room link secret\0" + secret.encode()).digest()
 
 
 def _mac(key: bytes, body: str) -> str:

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot import roomlinks
+
 EXAMPLE_CONFIG = Path(__file__).with_name("hotel.example.toml")
 DEFAULT_DATABASE_URL = "sqlite:///concierge.db"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -29,6 +31,21 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(default=None, validation_alias="WEBHOOK_URL")
     webhook_secret: SecretStr | None = Field(default=None, validation_alias="WEBHOOK_SECRET")
     webhook_listen: str = Field(default="0.0.0.0:8080", validation_alias="WEBHOOK_LISTEN")
+    room_link_secret: SecretStr | None = Field(default=None, validation_alias="ROOM_LINK_SECRET")
+
+    @field_validator("room_link_secret")
+    @classmethod
+    def _room_secret_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("must have at least 16 characters")
+        return value
+
+    @property
+    def room_link_key(self) -> bytes:
+        """The key of the printed room links: from ``ROOM_LINK_SECRET``, else from the token."""
+        if self.room_link_secret is not None:
+            return roomlinks.secret_key(self.room_link_secret.get_secret_value())
+        return roomlinks.room_key(self.telegram_bot_token.get_secret_value())
 
     @field_validator("webhook_secret")
     @classmethod

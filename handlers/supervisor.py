@@ -19,6 +19,7 @@ from bot.deps import ConciergeContext, Deps
 from bot.handling import Work
 from bot.i18n import Translator
 from bot.notices import (
+    CheckoutUsage,
     FollowupsUsage,
     LogUsage,
     Notice,
@@ -28,9 +29,9 @@ from bot.notices import (
     refused,
 )
 from bot.notifier import Outgoing
-from bot.services import errors, reports
+from bot.services import errors, reports, rooms
 from bot.services.common import Env
-from handlers.common import PRIVATE, staff_id
+from handlers.common import PRIVATE, reply, staff_id
 
 logger = logging.getLogger(__name__)
 
@@ -166,8 +167,31 @@ def _text(deps: Deps, build: Callable[[Session], str], usage: Notice) -> Notice:
         return refused(error)
 
 
+async def checkout(update: Update, context: ConciergeContext) -> None:
+    """End the stay of the guests in a room: ``/checkout 412``."""
+    room = " ".join(context.args or [])
+    if not room:
+        await reply(update, context, CheckoutUsage())
+        return
+    try:
+        async with context.transaction() as tx:
+            rooms.supervisor_checkout(
+                tx.session,
+                tx.outbox,
+                context.env,
+                staff_id=staff_id(context),
+                room=room,
+                now=tx.now,
+            )
+    except errors.DomainError as error:
+        await reply(update, context, refused(error))
+
+
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add the supervisor handlers."""
+    """Add the supervisor handlers: the read-only views, and /checkout."""
     application.add_handlers(
-        [CommandHandler(c.name, _callback(c), filters=PRIVATE) for c in COMMANDS]
+        [
+            *(CommandHandler(c.name, _callback(c), filters=PRIVATE) for c in COMMANDS),
+            CommandHandler("checkout", checkout, filters=PRIVATE),
+        ]
     )

@@ -62,6 +62,7 @@ def test_every_subcommand_has_help() -> None:
         ["staff", "list", "--help"],
         ["staff", "remove", "--help"],
         ["config", "check", "--help"],
+        ["guests", "checkout", "--help"],
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, args

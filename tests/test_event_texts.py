@@ -87,6 +87,7 @@ KINDS: dict[EventKind, tuple[dict[str, Any], str, dict[str, str]]] = {
         "the guest answered: {text}",
         {"text": "soft"},
     ),
+    EventKind.ROOM_SET: ({"room": "412"}, "room {room} given by the guest", {"room": "412"}),
 }
 
 

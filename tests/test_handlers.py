@@ -185,6 +185,7 @@ async def test_staff_sticker_is_unsupported_content(bot: Bot, staffed: None) -> 
 
 
 async def test_photo_voice_and_location_are_requests(bot: Bot, staffed: None) -> None:
+    await bot.say(GUEST, "/start room-412")
     await bot.say(
         GUEST,
         None,

@@ -431,3 +431,37 @@ def test_explanations_can_be_turned_off(desk: Desk, staffed: None, guest_room_41
         department="Housekeeping",
     )
     assert submit(desk, guest_room_412, "Das Bügeleisen ist nie gekommen").id == 2
+
+
+# --- what a burst does not take ------------------------------------------------------------
+
+
+async def test_the_room_and_a_question_right_after_a_request_are_not_added_to_it(
+    bot: Bot, desk: Desk, staffed: None
+) -> None:
+    await bot.say(GUEST, "/start", language_code="de")
+    await bot.say(GUEST, TOWELS["de"], language_code="de")
+    bot.clock.advance(2)  # well inside the burst window
+
+    await bot.say(GUEST, "412", language_code="de")
+    bot.clock.advance(2)
+    await bot.say(GUEST, "Wie lautet das WLAN-Passwort?", language_code="de")
+
+    (request,) = requests_of(desk)
+    assert (request.room, request.text) == ("412", TOWELS["de"])
+    assert "Passwort: welcome2026" in bot.telegram.texts(GUEST)[-1]  # answered at once
+    assert not any(t.startswith("➕") for t in bot.telegram.texts(MARIA))
+    assert EventKind.ADDED not in [e.kind for e in events_of(desk, 1)]
+
+
+async def test_a_checkout_ends_the_conversation_of_the_stay(
+    bot: Bot, desk: Desk, staffed: None
+) -> None:
+    await open_request(bot, "it")
+    await bot.say(SOFIA, "/checkout 412", language_code="ru")
+    bot.clock.advance(2)  # the burst window of #1 would still be open
+
+    await bot.say(GUEST, "E anche un cuscino", language_code="it")
+
+    assert [r.id for r in requests_of(desk)] == [1, 2]
+    assert not any(t.startswith("➕") for t in bot.telegram.texts(MARIA))

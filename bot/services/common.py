@@ -23,6 +23,7 @@ class Env:
 
     hotel: HotelConfig
     i18n: I18n
+    room_key: bytes | None = None  # of the signed room links (None: none can be verified)
 
     def t(self, locale: str | None) -> Translator:
         """Translator for a reader's locale."""

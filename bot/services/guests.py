@@ -6,10 +6,18 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from bot import roomlinks
 from bot.models import Guest, Staff
-from bot.notices import AskRoom, LanguagePrompt, LanguageSet, RoomInvalid, RoomSaved, Welcome
+from bot.notices import (
+    LanguagePrompt,
+    LanguageSet,
+    RoomInvalid,
+    RoomLinkInvalid,
+    RoomSaved,
+    Welcome,
+)
 from bot.notifier import Outbox, Outgoing
-from bot.services import unreachable
+from bot.services import rooms, unreachable
 from bot.services.actors import find_guest
 from bot.services.common import Env, Person, tell
 
@@ -61,33 +69,39 @@ def ensure(
     return guest
 
 
-def valid_room(env: Env, text: str) -> str | None:
-    """``text`` as a room number, if it is one."""
-    room = text.strip()
-    return room if room and env.hotel.room_regex.fullmatch(room) else None
+def link_room(env: Env, payload: str) -> str | None:
+    """The room a ``/start`` payload carries, if it is a valid room link of this hotel.
+
+    A printed card's link is signed (``bot.roomlinks``). The plain ``room-412`` form, which
+    anyone can type, says no more than ``/room 412`` and is read like it.
+    """
+    if payload.lower().startswith(ROOM_PAYLOAD_PREFIX):
+        return rooms.valid_room(env, payload[len(ROOM_PAYLOAD_PREFIX) :])
+    room = roomlinks.verify(payload, env.room_key) if env.room_key is not None else None
+    return rooms.valid_room(env, room) if room is not None else None
 
 
 def start(
     session: Session, out: Outbox, env: Env, *, person: Person, payload: str | None, now: datetime
 ) -> Guest:
-    """Greet a guest after /start; a ``room-412`` payload sets the room."""
+    """Greet a guest after /start; a room link's payload (``link_room``) sets the room, and
+    one that is not valid is refused before the room is asked for."""
     guest = ensure(session, env, person, now)
-    if payload and payload.lower().startswith(ROOM_PAYLOAD_PREFIX):
-        room = valid_room(env, payload[len(ROOM_PAYLOAD_PREFIX) :])
-        if room:
-            guest.room, guest.awaiting_room, guest.room_asked = room, False, True
+    room = link_room(env, payload) if payload else None
+    filled: tuple[int, ...] = ()
+    if room is not None:
+        filled = rooms.give(session, out, env, guest, room, now)
     tell(out, guest, Welcome(guest.first_name, guest.room))
-    if guest.room is None:
-        ask_room(out, env, guest)
+    if filled:
+        tell(out, guest, RoomSaved(room or "", filled))
+    if payload and room is None:
+        guest.room_asked, guest.awaiting_room = True, True
+        tell(out, guest, RoomLinkInvalid())
+    elif guest.room is None:
+        rooms.ask_room(out, env, guest)
     guest.updated_at = now
     session.add(guest)
     return guest
-
-
-def ask_room(out: Outbox, env: Env, guest: Guest) -> None:
-    """Ask for the room number and take the next plain message as the answer."""
-    guest.room_asked, guest.awaiting_room = True, True
-    tell(out, guest, AskRoom())
 
 
 def set_room(
@@ -96,10 +110,10 @@ def set_room(
     """Handle /room: ask for the number, or save the one given."""
     guest = ensure(session, env, person, now)
     if not room:
-        ask_room(out, env, guest)
-    elif valid := valid_room(env, room):
-        guest.room, guest.awaiting_room = valid, False
-        tell(out, guest, RoomSaved(valid))
+        rooms.ask_room(out, env, guest)
+    elif valid := rooms.valid_room(env, room):
+        filled = rooms.give(session, out, env, guest, valid, now)
+        tell(out, guest, RoomSaved(valid, filled))
     else:
         guest.awaiting_room = True
         tell(out, guest, RoomInvalid())

@@ -30,7 +30,7 @@ from bot.models import (
 )
 from bot.notices import Card, CardStatus, ForgetQuestion, Forgotten, Kept, Quote, QuoteErased
 from bot.notifier import Outbox, Outgoing
-from bot.services import requests
+from bot.services import requests, rooms
 from bot.services.common import Env, Person, record
 from bot.services.offers import update_copies
 
@@ -195,7 +195,8 @@ def _anonymize_guest(
     # The Telegram id goes too; a negative surrogate keeps the row unique and unreachable.
     assert guest.id is not None
     guest.telegram_id = guest.chat_id = -guest.id
-    guest.first_name, guest.room, guest.awaiting_room = "", None, False
+    rooms.forget(session, guest, now)
+    guest.first_name = ""
     guest.erased_at, guest.updated_at = now, now
     session.add(guest)
 

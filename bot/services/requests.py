@@ -31,14 +31,13 @@ from bot.notices import (
     DoneForGuest,
     GuestRequests,
     RequestAck,
-    RoomSaved,
     SlowDown,
     card,
     snippet_of,
 )
 from bot.notifier import Outbox
 from bot.routing import Tier, match_department, recipients
-from bot.services import answers, errors, followups, guests, memory, threads
+from bot.services import answers, errors, followups, guests, memory, rooms, threads
 from bot.services.common import Env, Person, event, record_rows, tell
 from bot.services.offers import active_offers, offer, update_copies
 
@@ -102,23 +101,22 @@ def submit(
     already read in this session, if they were.
     """
     guest = guests.ensure(session, env, person, now, known=known)
-    if guest.awaiting_room and content.media_kind is None:
-        guest.awaiting_room = False
-        session.add(guest)
-        room = guests.valid_room(env, content.text)
-        if room:
-            guest.room = room
-            tell(out, guest, RoomSaved(room))
-            return None
+    if content.media_kind is None and rooms.answer(session, out, env, guest, content.text, now):
+        return None  # the room number, saved
     said = smalltalk.classify(content.text) if content.media_kind is None else None
     if said is not None:  # thanks, a greeting, "ok": answered in kind, not a request
         tell(out, guest, Courtesy(said.value))
         return None
-    joined = threads.join(session, out, env, guest, content, now)
-    if joined is not None:  # a reply about a request, or what follows at once: one thread
+    joined = threads.join(session, out, env, guest, content, now, windows=False)
+    if joined is not None:  # a Telegram reply to a message about a request: that thread
         return joined
+    # A question the hotel answers is answered even right after a request: "Wi-Fi password?"
+    # sent a few seconds after "two towels" is not part of the towels.
     if answers.answer(session, out, env, guest=guest, content=content, now=now):
         return None
+    joined = threads.join(session, out, env, guest, content, now, replies=False)
+    if joined is not None:  # what follows at once, an explanation, an answer to staff
+        return joined
     if _too_fast(session, out, env, guest, now):
         return None
     return create(session, out, env, guest, content, now)
@@ -165,8 +163,8 @@ def create(
         choices = tuple(key for key in env.hotel.department_keys if key != department)
     tell(out, guest, RequestAck(request.id, department, tier, choices))
     threads.opened(session, env, guest, request, now)
-    if guest.room is None and not guest.room_asked:
-        guests.ask_room(out, env, guest)
+    if guest.room is None:
+        rooms.ask_again(out, env, guest, request.id)
         session.add(guest)
     return request
 

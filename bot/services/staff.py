@@ -10,9 +10,10 @@ from sqlmodel import Session, col, select
 from bot.config import HotelConfig
 from bot.lifecycle import Action
 from bot.models import Offer, OfferStatus, Request, RequestStatus, Role, Staff
-from bot.notices import CardStatus, DutyStatus, StillAssigned, WaitingSent
+from bot.notices import CardStatus, DutyStatus, StaffWelcome, StillAssigned, WaitingSent
 from bot.notifier import Outbox
 from bot.services import errors
+from bot.services.actors import find_guest
 from bot.services.common import Env, tell
 from bot.services.offers import active_offers, offer, relieve, update_copies
 from bot.services.requests import offer_waiting, staff_member
@@ -36,8 +37,14 @@ def add(
     role: Role = Role.STAFF,
     language: str | None = None,
     now: datetime,
+    out: Outbox | None = None,
 ) -> Registration:
-    """Register a staff member, or update and re-activate an existing registration."""
+    """Register a staff member, or update and re-activate an existing registration.
+
+    With ``out``, someone newly registered (or registered again) who has already written to
+    the bot is told so, with the staff welcome in their language; the bot cannot start a chat
+    with anyone who has not.
+    """
     if department not in hotel.department_keys:
         raise errors.UnknownDepartment(department, hotel.department_keys)
     language = language or hotel.hotel.default_language
@@ -49,6 +56,7 @@ def add(
         )
     staff = session.exec(select(Staff).where(Staff.telegram_id == telegram_id)).first()
     created = staff is None
+    newly = staff is None or not staff.active
     if staff is None:
         staff = Staff(
             telegram_id=telegram_id,
@@ -63,6 +71,10 @@ def add(
     staff.active = True
     session.add(staff)
     session.flush()
+    wrote = find_guest(session, telegram_id)  # their chat with the bot, as a guest so far
+    if out is not None and newly and wrote is not None and wrote.blocked_at is None:
+        welcome = StaffWelcome(staff.name, staff.department, staff.is_supervisor, staff.on_duty)
+        tell(out, staff, welcome)
     return Registration(staff, created)
 
 

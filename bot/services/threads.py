@@ -72,11 +72,20 @@ FINISHED = (RequestStatus.CLOSED, RequestStatus.CANCELLED)
 
 
 def join(
-    session: Session, out: Outbox, env: Env, guest: Guest, content: Content, now: datetime
+    session: Session,
+    out: Outbox,
+    env: Env,
+    guest: Guest,
+    content: Content,
+    now: datetime,
+    *,
+    replies: bool = True,
+    windows: bool = True,
 ) -> Request | None:
     """Add the guest's message to the request it belongs to, if it belongs to one; that
-    request, else None (the message is a new request)."""
-    found = _target(session, guest, content, now)
+    request, else None (the message is a new request). ``replies``: look at a Telegram reply;
+    ``windows``: at the open window (a burst, an explanation, the answer to staff)."""
+    found = _target(session, guest, content, now, replies=replies, windows=windows)
     if found is None:
         return None
     request, kind = found
@@ -112,17 +121,23 @@ class _Holder:
 
 
 def _target(
-    session: Session, guest: Guest, content: Content, now: datetime
+    session: Session,
+    guest: Guest,
+    content: Content,
+    now: datetime,
+    *,
+    replies: bool = True,
+    windows: bool = True,
 ) -> tuple[Request, str] | None:
     """The request the message is about and how it came to be (a reply or a window's kind)."""
-    if content.reply_to is not None:
+    if replies and content.reply_to is not None:
         request = _replied(session, guest, content.reply_to)
         if request is not None:
             relayed = _is_staff_message(session, guest.chat_id, content.reply_to) or (
                 _window(guest, now) == (request.id, RELAY)
             )
             return request, RELAY if relayed else REPLY
-    window = _window(guest, now)
+    window = _window(guest, now) if windows else None
     if window is None:
         return None
     request = session.get(Request, window[0])

@@ -29,7 +29,9 @@ from bot.notices import (
     ReopenedForGuest,
     RequestAck,
     RoomInvalid,
+    RoomLinkInvalid,
     RoomSaved,
+    RoomStillNeeded,
     SlowDown,
     StaffMessage,
     Welcome,
@@ -86,9 +88,35 @@ def _welcome(notice: Welcome, t: Translator, hotel: HotelConfig) -> str:
     return "\n".join(lines)
 
 
+fixed(
+    RoomLinkInvalid,
+    noop(
+        "This room link isn't valid, so I could not note your room. "
+        "What is your room number? Reply with just the number, for example 412."
+    ),
+)
+
+
 @says(RoomSaved)
 def _room_saved(notice: RoomSaved, t: Translator, _hotel: HotelConfig) -> str:
-    return t.gettext("Thank you, I have noted room {room}.").format(room=notice.room)
+    text = t.gettext("Thank you, I have noted room {room}.").format(room=notice.room)
+    if notice.request_ids:
+        numbers = ", ".join(f"#{number}" for number in notice.request_ids)
+        text += " " + t.ngettext(
+            "I have added it to your request {numbers}.",
+            "I have added it to your requests {numbers}.",
+            len(notice.request_ids),
+        ).format(numbers=numbers)
+    return text
+
+
+@says(RoomStillNeeded)
+def _room_still_needed(notice: RoomStillNeeded, t: Translator, _hotel: HotelConfig) -> str:
+    # TRANSLATORS: asked again, politely, with the acknowledgement of a new request.
+    return t.gettext(
+        "So that the team can find you for request #{number}, could you tell me your room "
+        "number? Just the number is enough, for example 412."
+    ).format(number=notice.request_id)
 
 
 @renders(RequestAck)

@@ -91,6 +91,7 @@ def staff_help(notice: StaffHelp, t: Translator, _hotel: HotelConfig) -> str:
     text = t.gettext(HELP) + "\n" + t.gettext(GUEST_COMMAND_HELP)
     if notice.supervisor:
         text += "\n\n" + t.gettext(SUPERVISOR_HELP)
+        text += "\n" + t.gettext("/checkout ROOM — end the stay of the guests in a room")
     return text
 
 

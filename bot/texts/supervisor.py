@@ -13,6 +13,8 @@ from bot.config import HotelConfig
 from bot.i18n import Translator, noop
 from bot.models import Event, EventKind, FollowUp, FollowUpStatus, Guest, Request
 from bot.notices import (
+    CheckedOut,
+    CheckoutUsage,
     FollowupsUsage,
     LogUsage,
     NegativeFollowupAlert,
@@ -35,6 +37,7 @@ from bot.texts.common import (
 from bot.texts.staff import dismissal
 
 fixed(LogUsage, noop("Use /log followed by a request number, for example /log 12."))
+fixed(CheckoutUsage, noop("Use /checkout followed by a room number, for example /checkout 412."))
 fixed(FollowupsUsage, noop("Use /followups, /followups yesterday or /followups 2026-11-23."))
 fixed(
     ReportUsage,
@@ -68,6 +71,20 @@ def _staff_unreachable(notice: StaffUnreachableAlert, t: Translator, hotel: Hote
     ).format(
         name=notice.name, department=department(hotel, t, notice.department), count=notice.count
     )
+
+
+@says(CheckedOut)
+def _checked_out(notice: CheckedOut, t: Translator, _hotel: HotelConfig) -> str:
+    if not notice.count:
+        return t.gettext("No guest has room {room} at the moment.").format(room=notice.room)
+    # TRANSLATORS: a supervisor ended the stay; the guests are not told, their requests go on.
+    return t.ngettext(
+        "Room {room}: {count} guest checked out. The bot will ask for the room again "
+        "with their next request.",
+        "Room {room}: {count} guests checked out. The bot will ask for the room again "
+        "with their next request.",
+        notice.count,
+    ).format(room=notice.room, count=notice.count)
 
 
 def event_line(hotel: HotelConfig, t: Translator, event: Event) -> str:
@@ -155,6 +172,9 @@ def event_text(hotel: HotelConfig, t: Translator, event: Event) -> str:
     if kind is EventKind.STAFF_MESSAGE:
         # TRANSLATORS: a timeline entry; the staff member's message to the guest follows.
         return _("{name} wrote to the guest: {text}").format(name=who, text=_said(t, d))
+    if kind is EventKind.ROOM_SET:
+        # TRANSLATORS: a timeline entry; the guest gave the room after sending the request.
+        return _("room {room} given by the guest").format(room=str(d.get("room", "")))
     assert_never(kind)
 
 
