@@ -160,7 +160,7 @@ async def test_a_request_sent_as_the_answer_to_the_room_question_is_a_request(
 
     await bot.say(ITALIAN, "215", language_code="it")
     assert bot.telegram.texts(ITALIAN)[-1] == (
-        "Grazie, ho registrato la camera 215. L'ho aggiunto alla sua richiesta #1."
+        "Grazie, ho registrato la camera 215. L'ho aggiunta alla sua richiesta #1."
     )
     assert [r.room for r in requests_of(engine)] == ["215"]  # not a request of its own
 
