@@ -202,6 +202,8 @@ def _entering(row: Transition, by: Staff | Guest | None, now: datetime) -> dict[
         values.update(done_at=now)
     else:
         values.update(closed_at=now)
+    if row.action in (Action.DISMISS, Action.MERGE):
+        values["done_at"] = None  # closed without being done: not a request, or a duplicate
     if row.action is Action.REOPEN:
         values["reopened_count"] = col(Request.reopened_count) + 1
     return values

@@ -422,3 +422,29 @@ def test_a_note_is_kept_for_the_guest_and_shown_whole_in_the_lookup(
         )
     )
     assert desk.texts_to(LUCA)[0].endswith("📝 " + long_note.strip() + " (Luca)")
+
+
+async def test_the_report_counts_requests_set_aside_apart_from_the_done_ones(
+    bot: Bot, engine: Engine, staffed: None
+) -> None:
+    await bot.say(GUEST, "/start room-412")
+    await bot.say(GUEST, "two towels please")  # 1: done by Luca
+    await bot.say(GUEST, "towels!! still waiting")  # 2: merged into 1
+    await bot.say(GUEST, "just testing the towels button")  # 3: not a request
+    await bot.press(MARIA, "mrg:2")
+    await bot.press(MARIA, "mrgi:2:1")
+    await bot.press(MARIA, "nar:3")
+    await bot.press(MARIA, "narr:3:test")
+    await bot.press(LUCA, "acc:1")
+    await bot.press(LUCA, "done:1")
+    assert [_request(engine, n).status for n in (1, 2, 3)] == [
+        RequestStatus.DONE,
+        RequestStatus.CLOSED,
+        RequestStatus.CLOSED,
+    ]
+
+    await bot.say(SOFIA, "/report today")
+
+    report = bot.telegram.texts(SOFIA)[-1]
+    assert "Done: 1 · cancelled: 0 · still open: 0" in report
+    assert "Closed by staff as not a request or as a duplicate: 2" in report

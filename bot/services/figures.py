@@ -48,7 +48,7 @@ class PeriodFigures:
 
     requests: int
     departments: tuple[tuple[str, int], ...]  # (key, requests), most requests first
-    done: int  # done or closed
+    done: int  # done, or closed after being done
     cancelled: int
     still_open: int  # waiting for staff or in progress
     reopened: int  # reopened at least once after a "not fixed" follow-up
@@ -57,3 +57,4 @@ class PeriodFigures:
     busiest_hour: BusiestHour | None
     followups: FollowupTotals
     questions: QuestionTotals = QuestionTotals()
+    set_aside: int = 0  # closed by staff as not a request or as a duplicate (never done)

@@ -27,6 +27,7 @@ from bot.db import SessionFactory
 from bot.i18n import Translator
 from bot.models import (
     Event,
+    EventKind,
     FollowUp,
     FollowUpStatus,
     Guest,
@@ -363,6 +364,7 @@ def period_figures(
         departments[department] += int(count)
         statuses[status] += int(count)
         reopened += int(reopened_here)
+    set_aside = _set_aside(session, start, end) if statuses[RequestStatus.CLOSED] else 0
     requests = sum(departments.values())
     to_accept, to_done = _durations(session, start, end, requests, sample)
     order = {key: index for index, key in enumerate(env.hotel.department_keys)}
@@ -371,7 +373,7 @@ def period_figures(
         departments=tuple(
             sorted(departments.items(), key=lambda item: (-item[1], order.get(item[0], len(order))))
         ),
-        done=sum(statuses[status] for status in DONE_STATUSES),
+        done=sum(statuses[status] for status in DONE_STATUSES) - set_aside,
         cancelled=statuses[RequestStatus.CANCELLED],
         still_open=statuses[RequestStatus.OPEN] + statuses[RequestStatus.ACCEPTED],
         reopened=reopened,
@@ -380,7 +382,24 @@ def period_figures(
         busiest_hour=_busiest_hour(session, start, end, env.hotel.tz),
         followups=followup_totals(session, start, end),
         questions=question_totals(session, start, end),
+        set_aside=set_aside,
     )
+
+
+def _set_aside(session: Session, start: datetime, end: datetime) -> int:
+    """The period's requests that staff closed as not a request or as a duplicate."""
+    created = col(Request.created_at)
+    query = (
+        select(func.count(func.distinct(col(Event.request_id))))
+        .join(Request, col(Request.id) == col(Event.request_id))
+        .where(
+            created >= start,
+            created < end,
+            col(Request.status) == RequestStatus.CLOSED,
+            col(Event.kind).in_([EventKind.DISMISSED.value, EventKind.MERGED.value]),
+        )
+    )
+    return int(session.exec(query).one())
 
 
 def question_totals(session: Session, start: datetime, end: datetime) -> QuestionTotals:

@@ -305,6 +305,12 @@ def period_report(hotel: HotelConfig, t: Translator, period: str, figures: Perio
                 open=t.number(figures.still_open),
             )
         )
+        if figures.set_aside:
+            lines.append(
+                _("Closed by staff as not a request or as a duplicate: {count}").format(
+                    count=t.number(figures.set_aside)
+                )
+            )
         lines.append(
             _("Reopened after a follow-up: {count}").format(count=t.number(figures.reopened))
         )
