@@ -12,7 +12,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    text,
+    union_all,
+)
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from bot.models import Guest, GuestNote, Request
@@ -37,20 +50,29 @@ def of_request(session: Session, request: Request) -> Memory:
     guest = session.get(Guest, request.guest_id)
     if guest is None or guest.erased_at is not None:
         return NO_MEMORY
-    rows = session.exec(
-        _EARLIER,
-        params={
-            "guest": guest.id,
-            "before": request.id,
-            "since": stay_start(guest, request.created_at),
-        },
-    ).all()
-    notes = session.exec(_NEWEST_NOTES, params={"guest": guest.id}).all()
-    if not rows and not notes:
+    # One statement through the connection for both (this is on the path of every new
+    # request): the stay's earlier requests, then the newest notes.
+    rows = (
+        session.connection()
+        .execute(
+            _MEMORY,
+            {
+                "guest": guest.id,
+                "before": request.id,
+                "since": stay_start(guest, request.created_at),
+            },
+        )
+        .all()
+    )
+    if not rows:
         return NO_MEMORY
+    earlier = [
+        (number, status, count) for number, status, count, _note, part, _key in rows if part == 0
+    ]
+    notes = [note for _number, _status, _count, note, part, _key in rows if part == 1]
     return Memory(
-        earlier=int(rows[0][2]) if rows else 0,
-        recent=tuple((int(number or 0), str(status)) for number, status, _count in rows),
+        earlier=int(earlier[0][2]) if earlier else 0,
+        recent=tuple((int(number or 0), str(status)) for number, status, _count in earlier),
         notes=tuple(_shortened(text) for text in notes),
     )
 
@@ -60,9 +82,17 @@ def _shortened(text: str) -> str:
     return text if len(text) <= NOTE_ON_CARD_CHARS else text[: NOTE_ON_CARD_CHARS - 1] + "…"
 
 
-# The count is a window over the whole stay, taken before the limit: one statement for both.
+# The count is a window over the whole stay, taken before the limit; the notes follow as rows
+# of their own (``note`` set), in one statement.
 _EARLIER = (
-    select(col(Request.id), col(Request.status), func.count().over())
+    core_select(
+        col(Request.id).label("number"),
+        col(Request.status).label("status"),
+        func.count().over().label("count"),
+        cast(null(), Text).label("note"),
+        literal(0).label("part"),
+        col(Request.id).label("key"),
+    )
     .where(
         col(Request.guest_id) == bindparam("guest"),
         col(Request.id) < bindparam("before"),
@@ -70,13 +100,34 @@ _EARLIER = (
     )
     .order_by(col(Request.id).desc())
     .limit(RECENT_ON_CARD)
+    .subquery()
 )
 _NEWEST_NOTES = (
-    select(col(GuestNote.text))
+    core_select(
+        cast(null(), Integer).label("number"),
+        cast(null(), String).label("status"),
+        cast(null(), BigInteger).label("count"),
+        col(GuestNote.text).label("note"),
+        literal(1).label("part"),
+        col(GuestNote.id).label("key"),
+    )
     .where(col(GuestNote.guest_id) == bindparam("guest"))
     .order_by(col(GuestNote.id).desc())
     .limit(NOTES_ON_CARD)
+    .subquery()
 )
+_PARTS = (_EARLIER.c.number, _EARLIER.c.status, _EARLIER.c.count, _EARLIER.c.note)
+_MEMORY = union_all(
+    core_select(*_PARTS, _EARLIER.c.part, _EARLIER.c.key),
+    core_select(
+        _NEWEST_NOTES.c.number,
+        _NEWEST_NOTES.c.status,
+        _NEWEST_NOTES.c.count,
+        _NEWEST_NOTES.c.note,
+        _NEWEST_NOTES.c.part,
+        _NEWEST_NOTES.c.key,
+    ),
+).order_by(text("part"), text("key DESC"))
 
 
 def stay_requests(

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bot import outbox
@@ -98,8 +100,31 @@ def join(
 
 
 def opened(session: Session, env: Env, guest: Guest, request: Request, now: datetime) -> None:
-    """Start the burst window of a new request: what the guest sends next joins it."""
-    _set_window(session, guest, request.id, BURST, now + _burst(env))
+    """Start the burst window of a new request: what the guest sends next joins it.
+
+    Written as a plain statement, with the loaded guest told the values as committed: this
+    runs for every new request, and a dirty guest made the commit run the ORM's whole flush
+    (a third of a millisecond a request)."""
+    values = {
+        "thread_request_id": request.id,
+        "thread_until": now + _burst(env),
+        "thread_kind": BURST,
+    }
+    session.connection().execute(_OPEN_WINDOW, {"guest": guest.id, **values})
+    for name, value in values.items():
+        set_committed_value(guest, name, value)
+
+
+_GUESTS = Guest.__table__  # type: ignore[attr-defined]
+_OPEN_WINDOW = (
+    update(_GUESTS)
+    .where(_GUESTS.c.id == bindparam("guest"))
+    .values(
+        thread_request_id=bindparam("thread_request_id"),
+        thread_until=bindparam("thread_until"),
+        thread_kind=bindparam("thread_kind"),
+    )
+)
 
 
 def expect_explanation(
