@@ -218,6 +218,7 @@ class Request(SQLModel, table=True):
     routed_by: str = Field(default="keywords", max_length=16)
     assignee_id: int | None = Field(default=None, foreign_key="staff.id")
     reopened_count: int = 0
+    priority: str = Field(default="normal", max_length=16)  # "normal" or "urgent"
     message_id: int | None = Field(default=None, sa_type=BigInteger)  # the guest's first message
     merged_into_id: int | None = None  # closed as a duplicate of this request
     rating: int | None = None
@@ -278,6 +279,23 @@ class Event(SQLModel, table=True):
     actor_name: str = Field(default="", max_length=128)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = _when()
+
+
+class Invite(SQLModel, table=True):
+    """A single-use invitation to join the staff; only the code's hash is kept."""
+
+    __tablename__ = "invites"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    role: str = Field(default=Role.STAFF, max_length=16)
+    department: str = Field(max_length=32)
+    language: str | None = Field(default=None, max_length=8)
+    created_by: int | None = Field(default=None, foreign_key="staff.id")
+    created_at: datetime = _when()
+    expires_at: datetime = _when()
+    used_at: datetime | None = _when(default=None)
+    used_by: int | None = Field(default=None, foreign_key="staff.id")
 
 
 class GuestNote(SQLModel, table=True):
