@@ -333,6 +333,13 @@ class AnswerSentOn(Notice):
     request_id: int
 
 
+class AddedQuietly(Notice):
+    """A guest sends more to a request in a minute than the per-minute limit: all of it is
+    kept on the request, and staff read it there rather than message by message."""
+
+    request_id: int
+
+
 class SlowDown(Notice):
     """A guest sends more messages than the per-minute limit."""
 

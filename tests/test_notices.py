@@ -67,6 +67,7 @@ SAMPLES: list[n.Notice] = [
     n.AnswerSentOn("Breakfast is served from 7:00 to 10:30.", 5),
     n.AnswerSentOn("", 5),
     n.AddedForGuest(1),
+    n.AddedQuietly(1),
     n.AddedForGuest(1, relay=True),
     n.AddedForGuest(1, reopened=True),
     n.StaffMessage(1, "Maria", "Soft or firm pillow?", "it"),

@@ -465,3 +465,26 @@ async def test_a_checkout_ends_the_conversation_of_the_stay(
 
     assert [r.id for r in requests_of(desk)] == [1, 2]
     assert not any(t.startswith("➕") for t in bot.telegram.texts(MARIA))
+
+
+async def test_a_flood_of_replies_is_kept_but_staff_are_not_flooded(
+    bot: Bot, desk: Desk, staffed: None
+) -> None:
+    ack = await open_request(bot, "it")
+    bot.clock.advance(60)  # past the burst: each message is a Telegram reply to the ack
+    for n in range(30):
+        await bot.say(GUEST, f"cuscino {n}", language_code="it", **replying_to(ack))
+
+    (request,) = requests_of(desk)
+    assert request.text.splitlines()[-1] == "cuscino 29"  # nothing the guest wrote is lost
+    added = [e for e in events_of(desk, 1) if e.kind == EventKind.ADDED]
+    assert len(added) == 30
+    notices = [t for t in bot.telegram.texts(MARIA) if t.startswith("➕")]
+    assert len(notices) == 20  # limits.guest_messages_per_minute of the test hotel's default
+    told = tr(
+        "it",
+        "You are sending a lot very quickly. I am adding all of it to request #{number}, and "
+        "the team will read it there together.",
+        number=1,
+    )
+    assert bot.telegram.texts(GUEST).count(told) == 1  # once a minute, not per message

@@ -28,13 +28,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bot import outbox
 from bot.models import (
     ACTIVE_STATUSES,
+    Event,
     EventKind,
     Guest,
     Offer,
@@ -46,6 +47,7 @@ from bot.models import (
 )
 from bot.notices import (
     AddedForGuest,
+    AddedQuietly,
     Addition,
     GuestAdded,
     RelayClosed,
@@ -235,13 +237,36 @@ def _add(
         request.id, request.room, content.text, content.media_kind, request.language, how
     )
     media = _media(content)
-    for holder in holders:
-        tell(out, holder.staff, notice, media=media, reply_offer_id=holder.offer_id)
-    if kind != BURST:
-        tell(out, guest, AddedForGuest(request.id, relay=relay, reopened=reopened))
+    if not reopened and _flooding(session, env, request.id, now):
+        # Kept on the request and in its timeline, but staff are not sent a notice for each
+        # of a flood of messages; the guest is told so (once a minute).
+        if guest.slowed_at is None or now - guest.slowed_at >= timedelta(minutes=1):
+            guest.slowed_at = now
+            session.add(guest)
+            tell(out, guest, AddedQuietly(request.id))
+    else:
+        for holder in holders:
+            tell(out, holder.staff, notice, media=media, reply_offer_id=holder.offer_id)
+        if kind != BURST:
+            tell(out, guest, AddedForGuest(request.id, relay=relay, reopened=reopened))
     if kind != BURST or content.media_group_id is not None:
         # After a join, what follows at once still belongs here (an album keeps it open).
         _set_window(session, guest, request.id, BURST, now + _burst(env))
+
+
+def _flooding(session: Session, env: Env, request_id: int, now: datetime) -> bool:
+    """Whether the guest added more to the request in the last minute than
+    ``limits.guest_messages_per_minute`` (this message's event included)."""
+    recent = session.exec(
+        select(func.count())
+        .select_from(Event)
+        .where(
+            col(Event.request_id) == request_id,
+            col(Event.kind).in_([EventKind.ADDED.value, EventKind.GUEST_MESSAGE.value]),
+            col(Event.at) > now - timedelta(minutes=1),
+        )
+    ).one()
+    return int(recent) > env.hotel.limits.guest_messages_per_minute
 
 
 def _extend(session: Session, request: Request, content: Content) -> None:

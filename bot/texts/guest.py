@@ -9,6 +9,7 @@ from bot.models import ACTIVE_STATUSES
 from bot.notices import (
     AcceptedForGuest,
     AddedForGuest,
+    AddedQuietly,
     AnswerSentOn,
     AskRoom,
     CancelledForGuest,
@@ -321,6 +322,14 @@ def _answer_sent_on(notice: AnswerSentOn, t: Translator, _hotel: HotelConfig) ->
         number=notice.request_id
     )
     return notice.answer + "\n\n" + sent if notice.answer else sent
+
+
+@says(AddedQuietly)
+def _added_quietly(notice: AddedQuietly, t: Translator, _hotel: HotelConfig) -> str:
+    return t.gettext(
+        "You are sending a lot very quickly. I am adding all of it to request #{number}, and "
+        "the team will read it there together."
+    ).format(number=notice.request_id)
 
 
 @says(SlowDown)
