@@ -588,6 +588,7 @@ class Addition(StrEnum):
     ADDED = "added"  # a reply to a message about it, a burst, an explanation
     ANSWER = "answer"  # the answer to a staff member's message
     REOPENED = "reopened"  # added to a done request, which is open again
+    MERGED = "merged"  # a duplicate of the same guest, merged into it by staff
 
 
 class GuestAdded(Notice):

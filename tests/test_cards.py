@@ -229,6 +229,9 @@ async def test_merge_closes_the_duplicate_into_the_other_request(
     assert bot.telegram.texts(MARIA)[-1] == (
         "La #2 è stata unita alla #1; l'ospite è stato informato."
     )
+    assert bot.telegram.texts(LUCA)[-1] == (  # Luca holds #1: he reads what #2 said
+        "🔗 #1 · room 412 — a duplicate of the same guest, merged into it:\ntowels!! still waiting"
+    )
     luca = bot.telegram.sent(LUCA, "editMessageText")[-1].params
     assert luca["text"].startswith("Request #2") and luca["text"].endswith(
         "🔗 Merged into #1 by Maria."

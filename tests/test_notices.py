@@ -176,6 +176,7 @@ SAMPLES: list[n.Notice] = [
     n.GuestAdded(1, "412", "and a pillow", None, "de"),
     n.GuestAdded(1, None, "", "photo", "de", n.Addition.ANSWER),
     n.GuestAdded(1, "412", "still broken", "voice", "it", n.Addition.REOPENED),
+    n.GuestAdded(1, "412", "towels again", None, "de", n.Addition.MERGED),
     n.ReplyPrompt(1),
     n.RelaySent(1),
     n.RelayClosed(1),

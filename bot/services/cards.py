@@ -43,7 +43,7 @@ from bot.notices import (
     snippet_of,
 )
 from bot.notifier import Outbox
-from bot.services import errors, memory, prompts
+from bot.services import errors, memory, prompts, threads
 from bot.services.common import Env, record, tell
 from bot.services.offers import active_offers, update_copies
 from bot.services.requests import staff_member
@@ -269,6 +269,7 @@ def merge(
     update_copies(session, out, env, request, copies, CardStatus.MERGED_INTO, staff.name)
     tell(out, staff, Merged(request_id, into_id), edit_message_id=message_id)
     guest = session.get(Guest, request.guest_id)
+    threads.merged(session, out, guest, request, target, staff)
     if guest is not None and guest.erased_at is None:
         tell(out, guest, MergedForGuest(request_id, into_id))
     return request

@@ -280,6 +280,38 @@ def _extend(session: Session, request: Request, content: Content) -> None:
     session.flush()
 
 
+def merged(
+    session: Session,
+    out: Outbox,
+    guest: Guest | None,
+    duplicate: Request,
+    target: Request,
+    by: Staff,
+) -> None:
+    """``duplicate`` was merged into ``target``: who holds the target reads what the duplicate
+    said (the one who merged it knows), and the guest's open window moves to the target."""
+    assert target.id is not None
+    notice = GuestAdded(
+        target.id,
+        target.room,
+        duplicate.text,
+        duplicate.media_kind,
+        duplicate.language,
+        Addition.MERGED,
+    )
+    media = (
+        Media(kind=duplicate.media_kind, file_id=duplicate.media_file_id)  # type: ignore[arg-type]
+        if duplicate.media_kind in ("photo", "voice", "document") and duplicate.media_file_id
+        else None
+    )
+    for holder in _holders(session, target):
+        if holder.staff.id != by.id:
+            tell(out, holder.staff, notice, media=media, reply_offer_id=holder.offer_id)
+    if guest is not None and guest.thread_request_id == duplicate.id:
+        guest.thread_request_id = target.id
+        session.add(guest)
+
+
 def _holders(session: Session, request: Request) -> list[_Holder]:
     """Who has the request in hand: its assignee (with their card; also of a done request),
     else those offered it."""

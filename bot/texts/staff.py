@@ -425,6 +425,9 @@ _ADDITIONS = {
     # TRANSLATORS: a guest's later message about a request, sent to the staff who hold it.
     Addition.ADDED: noop("➕ #{number} · room {room} — the guest added:"),
     Addition.ANSWER: noop("💬 #{number} · room {room} — the guest answers:"),
+    Addition.MERGED: noop(
+        "🔗 #{number} · room {room} — a duplicate of the same guest, merged into it:"
+    ),
     Addition.REOPENED: noop(
         "⚠️ #{number} · room {room} — the guest says it is not fixed yet, and the request is "
         "open again:"
