@@ -291,3 +291,18 @@ async def test_the_report_counts_urgent_requests_only_when_there_are_some(
     await bot.say(SOFIA, "/report today")
 
     assert "\nUrgent requests: 2\n" in bot.telegram.texts(SOFIA)[-1]
+
+
+async def test_a_supervisor_who_marks_a_request_urgent_is_not_alerted_of_it(
+    bot: Bot, desk: Desk, engine: Engine
+) -> None:
+    register(desk, SOFIA, "Sofia", "front_desk", role=Role.SUPERVISOR)
+    register(desk, 1010, "Paolo", "front_desk", role=Role.SUPERVISOR)
+    await bot.say(GUEST, "/start room-412")
+    await bot.say(GUEST, "the bill please")  # the front desk's: both supervisors hold it
+
+    await bot.press(SOFIA, "urg:1")
+
+    assert _priority(engine, 1) == Priority.URGENT
+    assert _alerts(bot, SOFIA, 1) == 0
+    assert _alerts(bot, 1010, 1) == 1

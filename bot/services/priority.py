@@ -22,15 +22,16 @@ from bot.services import errors, rooms
 from bot.services.common import Env, record, tell
 
 
-def alert(session: Session, out: Outbox, request: Request) -> None:
+def alert(session: Session, out: Outbox, request: Request, *, by: Staff | None = None) -> None:
     """Tell the on-duty supervisors (every active one when none is on duty) that ``request``
-    is urgent."""
+    is urgent; ``by``: the supervisor who marked it, who needs no alert."""
     assert request.id is not None
     notice = UrgentAlert(
         request.id, request.room, request.department, snippet_of(request), request.media_kind
     )
     for reader in supervisors_to_alert(session):
-        tell(out, reader, notice)
+        if by is None or reader.id != by.id:
+            tell(out, reader, notice)
 
 
 def _staff(session: Session, staff_id: int | None, *, supervisor: bool = False) -> Staff:
@@ -68,7 +69,7 @@ def mark_urgent(
     session.add(request)
     record(session, request_id=request.id, kind=EventKind.MARKED_URGENT, now=now, actor=staff)
     rooms.refresh_cards(session, out, env, request)
-    alert(session, out, request)
+    alert(session, out, request, by=staff)
     return request
 
 
