@@ -191,6 +191,18 @@ class NoteAbout(OnRequest):
     prefix = "note"
 
 
+class MarkUrgent(OnRequest):
+    """Mark a live request urgent (staff)."""
+
+    prefix = "urg"
+
+
+class MarkNormal(OnRequest):
+    """Take a request's urgency back (supervisors)."""
+
+    prefix = "nurg"
+
+
 class ReplyToGuest(OnRequest):
     """Write to the guest of a request through the bot (its assignee)."""
 

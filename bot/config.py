@@ -160,6 +160,38 @@ class Department(_Strict):
         )
 
 
+def _folded(value: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Keywords as they are matched: trimmed, case-folded, with typographic apostrophes plain."""
+    return {
+        code: [word.strip().casefold().replace("\u2019", "'") for word in words if word.strip()]
+        for code, words in value.items()
+    }
+
+
+class Urgent(_Strict):
+    """The ``[urgent]`` table: words that make a guest's request urgent, per language.
+
+    ``keywords`` match at the start of a word, as department keywords do, in every configured
+    language (a guest may write in another than their Telegram's). ``ignore`` lists phrases
+    that are never urgent although they contain a keyword ("fire tv", "smoke-free"): they are
+    taken out of the text before the keywords are looked for.
+    """
+
+    keywords: dict[str, list[str]] = Field(default_factory=dict)
+    ignore: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("keywords", "ignore")
+    @classmethod
+    def _clean(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = [code for code in value if code not in SUPPORTED_LOCALES]
+        if unknown:
+            raise ValueError(
+                f"unsupported language(s) {', '.join(unknown)}; "
+                f"supported: {', '.join(SUPPORTED_LOCALES)}"
+            )
+        return _folded(value)
+
+
 class Answer(_Strict):
     """One ``[[answers]]`` entry of the knowledge base: a question's keywords and its answer,
     per language (see ``bot.knowledge``)."""
@@ -195,6 +227,7 @@ class HotelConfig(_Strict):
     timings: Timings = Timings()
     limits: Limits = Limits()
     rooms: Rooms = Rooms()
+    urgent: Urgent = Urgent()
     departments: tuple[Department, ...] = Field(min_length=1)
     answers: tuple[Answer, ...] = ()
 

@@ -130,6 +130,15 @@ class EventKind(StrEnum):
     STAFF_MESSAGE = "staff_message"  # a staff member wrote to the guest through the bot
     GUEST_MESSAGE = "guest_message"  # the guest answered a staff member through the bot
     ROOM_SET = "room_set"  # the guest gave their room after the request
+    MARKED_URGENT = "marked_urgent"  # by the hotel's urgent keywords or by staff
+    MARKED_NORMAL = "marked_normal"  # a supervisor took the urgency back
+
+
+class Priority(StrEnum):
+    """How soon a request must be seen (``Request.priority``)."""
+
+    NORMAL = "normal"
+    URGENT = "urgent"
 
 
 class ActorKind(StrEnum):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, dataclass_transform
 
-from bot.models import Request
+from bot.models import Priority, Request
 from bot.services import errors
 
 SNIPPET_LIMIT = 60
@@ -211,6 +211,7 @@ class RequestAck(Notice):
     department: str
     tier: str
     choices: tuple[str, ...] = ()
+    urgent: bool = False  # treated as urgent: the guest is told, and whom to call
 
 
 class DepartmentPicked(Notice):
@@ -453,6 +454,7 @@ class Card(Notice):
     earlier: int = 0  # the guest's memory (``Memory``)
     recent: tuple[tuple[int, str], ...] = ()
     notes: tuple[str, ...] = ()
+    urgent: bool = False
 
 
 def card(
@@ -484,6 +486,7 @@ def card(
         earlier=memory.earlier,
         recent=memory.recent,
         notes=memory.notes,
+        urgent=request.priority == Priority.URGENT,
     )
 
 
@@ -643,6 +646,16 @@ class NegativeFollowupAlert(Notice):
     request_id: int
     room: str | None
     department: str
+
+
+class UrgentAlert(Notice):
+    """An urgent request, for the supervisors at once: created urgent or marked so later."""
+
+    request_id: int
+    room: str | None
+    department: str
+    text: str  # a snippet
+    media_kind: str | None = None
 
 
 class StaffUnreachableAlert(Notice):

@@ -64,6 +64,28 @@ def match_department(hotel: HotelConfig, text: str, locale: str) -> str | None:
     return None
 
 
+def urgent_keyword(hotel: HotelConfig, text: str, locale: str) -> str | None:
+    """The first of the hotel's urgent keywords (``[urgent]``) that ``text`` mentions, or None.
+
+    Keywords match at the start of a word, as department keywords do, in ``locale`` first and
+    then in every other configured language; the ``ignore`` phrases are taken out first.
+    """
+    folded = text.casefold().replace("\u2019", "'")
+    urgent = hotel.urgent
+    if not folded.strip() or not any(urgent.keywords.values()):
+        return None
+    languages = [locale] + [code for code in hotel.hotel.languages if code != locale]
+    for code in languages:
+        for phrase in urgent.ignore.get(code, []):
+            if phrase in folded:
+                folded = _keyword(phrase).sub(" ", folded)
+    for code in languages:
+        for word in urgent.keywords.get(code, []):
+            if word in folded and _keyword(word).search(folded):
+                return word
+    return None
+
+
 def on_duty(
     session: Session, department: str | None = None, *, supervisors: bool = False
 ) -> list[Staff]:

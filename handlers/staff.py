@@ -11,6 +11,8 @@ from bot.buttons import (
     Accept,
     Done,
     KeepOpen,
+    MarkNormal,
+    MarkUrgent,
     MergeInto,
     MergeMenu,
     NotARequest,
@@ -22,7 +24,7 @@ from bot.buttons import (
 )
 from bot.deps import ConciergeContext
 from bot.notices import StaffTasks, refused, snippet_of
-from bot.services import cards, errors, requests, staff, threads
+from bot.services import cards, errors, priority, requests, staff, threads
 from handlers.buttons import ButtonCallback, Buttons
 from handlers.common import (
     PRIVATE,
@@ -87,6 +89,13 @@ on_merge_menu: ButtonCallback[MergeMenu] = request_button(
 )
 on_note: ButtonCallback[NoteAbout] = request_button(
     cards.ask_note, "Take the staff member's next text as a note about the guest."
+)
+
+on_mark_urgent: ButtonCallback[MarkUrgent] = request_button(
+    priority.mark_urgent, "Mark a request urgent: its cards say so and the supervisors are told."
+)
+on_mark_normal: ButtonCallback[MarkNormal] = request_button(
+    priority.mark_normal, "Take a request's urgency back (supervisors)."
 )
 
 
@@ -170,4 +179,6 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], buttons: Bu
     buttons.on(MergeMenu, on_merge_menu)
     buttons.on(MergeInto, on_merge_into)
     buttons.on(NoteAbout, on_note)
+    buttons.on(MarkUrgent, on_mark_urgent)
+    buttons.on(MarkNormal, on_mark_normal)
     buttons.on(ReplyToGuest, on_reply)

@@ -20,6 +20,8 @@ from bot.buttons import (
     FollowUpAnswer,
     Forget,
     KeepOpen,
+    MarkNormal,
+    MarkUrgent,
     MergeInto,
     MergeMenu,
     NotARequest,
@@ -64,6 +66,8 @@ WIRE = {
     MergeMenu(12): "mrg:12",
     MergeInto(12, 9): "mrgi:12:9",
     NoteAbout(12): "note:12",
+    MarkUrgent(12): "urg:12",
+    MarkNormal(12): "nurg:12",
     SendToStaff(9): "ask:9",
 }
 SIGNER = CallbackSigner.for_token("123456:TEST")

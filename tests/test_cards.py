@@ -321,7 +321,7 @@ async def test_cards_show_the_stay_and_the_notes_in_the_readers_language(
         "🕘 2 frühere Anfragen während dieses Aufenthalts: #2 wartet auf Bearbeitung, "
         "#1 erledigt\n📝 Allergica alle piume"
     ) in jonas
-    assert bot.telegram.button_data(JONAS) == ["acc:3", "nar:3", "mrg:3", "note:3"]
+    assert bot.telegram.button_data(JONAS) == ["acc:3", "nar:3", "mrg:3", "note:3", "urg:3"]
     await bot.press(JONAS, "acc:3")  # the assignee's copy keeps the memory
     assert "📝 Allergica alle piume" in bot.telegram.texts(JONAS)[-1]
 

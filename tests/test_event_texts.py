@@ -88,6 +88,8 @@ KINDS: dict[EventKind, tuple[dict[str, Any], str, dict[str, str]]] = {
         {"text": "soft"},
     ),
     EventKind.ROOM_SET: ({"room": "412"}, "room {room} given by the guest", {"room": "412"}),
+    EventKind.MARKED_URGENT: ({}, "marked urgent by {name}", {"name": "Maria"}),
+    EventKind.MARKED_NORMAL: ({}, "marked not urgent by {name}", {"name": "Maria"}),
 }
 
 

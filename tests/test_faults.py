@@ -105,7 +105,8 @@ def labels(message: dict[str, Any]) -> list[str]:
     return [label for label, _data in buttons(message)]
 
 
-TOOLS = ["🚫 Not a request", "🔗 Merge…", "📝 Note"]  # the row under a live card's buttons
+# The rows under a live card's buttons: its tools, and marking it urgent.
+TOOLS = ["🚫 Not a request", "🔗 Merge…", "📝 Note", "🚨 Urgent"]
 
 
 def cards(fake: FakeBotAPIThread, chat_id: int, number: int) -> list[dict[str, Any]]:

@@ -58,7 +58,7 @@ async def test_guest_to_staff_to_guest(bot: Bot, staffed: None) -> None:
     await bot.say(GUEST, "Two towels please")
 
     assert bot.telegram.texts(GUEST)[-1] == "Request #1 received — Housekeeping is on it."
-    assert bot.telegram.button_data(MARIA) == ["acc:1", "nar:1", "mrg:1", "note:1"]
+    assert bot.telegram.button_data(MARIA) == ["acc:1", "nar:1", "mrg:1", "note:1", "urg:1"]
     assert "Room 412" in bot.telegram.texts(LUCA)[-1]
 
     await bot.press(LUCA, "acc:1")
@@ -70,6 +70,7 @@ async def test_guest_to_staff_to_guest(bot: Bot, staffed: None) -> None:
         "nar:1",
         "mrg:1",
         "note:1",
+        "urg:1",
     ]
     maria_edit = bot.telegram.sent(MARIA, "editMessageText")[-1]
     assert "Luca" in maria_edit.params["text"] and "reply_markup" not in maria_edit.params
@@ -387,7 +388,7 @@ async def test_a_request_nobody_holds_is_offered_by_the_sweep_not_by_every_timer
     await bot.deps.run_timers()  # the periodic sweep
     await bot.deps.sender.drain()
     assert len(bot.telegram.sent(LUCA, "sendMessage")) == cards_before + 1
-    assert bot.telegram.button_data(LUCA) == ["acc:1", "nar:1", "mrg:1", "note:1"]
+    assert bot.telegram.button_data(LUCA) == ["acc:1", "nar:1", "mrg:1", "note:1", "urg:1"]
 
 
 async def test_a_refused_action_answered_in_the_same_update_leaves_nothing_half_done(

@@ -37,7 +37,7 @@ async def test_staff_who_block_the_bot_with_an_accepted_request_hand_it_on(
     )
     assert len(bot.telegram.sent(LUCA, "sendMessage")) == cards_to_luca + 1
     # Offered again to the colleague on duty.
-    assert bot.telegram.button_data(LUCA) == ["acc:1", "nar:1", "mrg:1", "note:1"]
+    assert bot.telegram.button_data(LUCA) == ["acc:1", "nar:1", "mrg:1", "note:1", "urg:1"]
     alert = german.ngettext(
         "⚠️ {name} ({department}) has blocked the bot and is now off duty. "
         "{count} request of theirs was handed on.",

@@ -834,6 +834,7 @@ async def test_a_notice_is_rendered_when_it_is_sent_in_the_readers_language(
             "department": "housekeeping",
             "tier": "department",
             "choices": [],
+            "urgent": False,
         },
     }
 

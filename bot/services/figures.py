@@ -58,3 +58,4 @@ class PeriodFigures:
     followups: FollowupTotals
     questions: QuestionTotals = QuestionTotals()
     set_aside: int = 0  # closed by staff as not a request or as a duplicate (never done)
+    urgent: int = 0  # urgent now (by keywords or marked by staff)

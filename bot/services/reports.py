@@ -31,6 +31,7 @@ from bot.models import (
     FollowUp,
     FollowUpStatus,
     Guest,
+    Priority,
     Question,
     Request,
     RequestStatus,
@@ -347,23 +348,30 @@ def period_figures(
     Counts are exact; the percentiles of durations come from at most ``sample`` requests.
     """
     created = col(Request.created_at)
-    rows = session.exec(
-        select(
-            col(Request.department),
-            col(Request.status),
-            func.count(),
-            _count_if(col(Request.reopened_count) > 0),
+    # More columns than sqlmodel's select() types; a plain SQLAlchemy select on the connection.
+    rows = (
+        session.connection()
+        .execute(
+            sa_select(
+                col(Request.department),
+                col(Request.status),
+                func.count(),
+                _count_if(col(Request.reopened_count) > 0),
+                _count_if(col(Request.priority) == Priority.URGENT.value),
+            )
+            .where(created >= start, created < end)
+            .group_by(col(Request.department), col(Request.status))
         )
-        .where(created >= start, created < end)
-        .group_by(col(Request.department), col(Request.status))
-    ).all()
+        .all()
+    )
     departments: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
-    reopened = 0
-    for department, status, count, reopened_here in rows:
+    reopened = urgent = 0
+    for department, status, count, reopened_here, urgent_here in rows:
         departments[department] += int(count)
         statuses[status] += int(count)
         reopened += int(reopened_here)
+        urgent += int(urgent_here)
     set_aside = _set_aside(session, start, end) if statuses[RequestStatus.CLOSED] else 0
     requests = sum(departments.values())
     to_accept, to_done = _durations(session, start, end, requests, sample)
@@ -383,6 +391,7 @@ def period_figures(
         followups=followup_totals(session, start, end),
         questions=question_totals(session, start, end),
         set_aside=set_aside,
+        urgent=urgent,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert
+from sqlalchemy import bindparam, case, func, insert
 from sqlmodel import Session, col, select
 
 from bot import lifecycle, smalltalk
@@ -16,6 +16,7 @@ from bot.models import (
     Guest,
     Offer,
     OfferStatus,
+    Priority,
     Request,
     RequestStatus,
     Staff,
@@ -36,8 +37,8 @@ from bot.notices import (
     snippet_of,
 )
 from bot.notifier import Outbox
-from bot.routing import Tier, match_department, recipients
-from bot.services import answers, errors, followups, guests, memory, rooms, threads
+from bot.routing import Tier, match_department, recipients, urgent_keyword
+from bot.services import answers, errors, followups, guests, memory, priority, rooms, threads
 from bot.services.common import Env, Person, event, record_rows, tell
 from bot.services.offers import active_offers, offer, update_copies
 
@@ -129,6 +130,7 @@ def create(
     checks of ``submit`` already passed)."""
     matched = match_department(env.hotel, content.text, guest.language)
     department = matched or env.hotel.hotel.fallback_department
+    urgent = urgent_keyword(env.hotel, content.text, guest.language)
     request = Request(
         guest_id=guest.id,  # type: ignore[arg-type]
         department=department,
@@ -141,6 +143,7 @@ def create(
         room=guest.room,
         language=guest.language,
         routed_by="keywords" if matched else "fallback",
+        priority=Priority.NORMAL if urgent is None else Priority.URGENT,
         status=lifecycle.INITIAL,
         created_at=now,
         updated_at=now,
@@ -156,12 +159,18 @@ def create(
         event(request.id, EventKind.CREATED, now, guest),
         event(request.id, EventKind.ROUTED, now, department=department, by=request.routed_by),
     ]
+    if urgent is not None:
+        events.append(
+            event(request.id, EventKind.MARKED_URGENT, now, by="keywords", keyword=urgent)
+        )
     tier = offer(session, out, env, request, now, new=True, events=events)
     record_rows(session.connection(), events)  # the whole timeline so far in one statement
     choices: tuple[str, ...] = ()
     if not matched and len(env.hotel.departments) > 1:  # the guest may pick another team
         choices = tuple(key for key in env.hotel.department_keys if key != department)
-    tell(out, guest, RequestAck(request.id, department, tier, choices))
+    tell(out, guest, RequestAck(request.id, department, tier, choices, urgent=urgent is not None))
+    if urgent is not None:
+        priority.alert(session, out, request)
     threads.opened(session, env, guest, request, now)
     if guest.room is None:
         rooms.ask_again(out, env, guest, request.id)
@@ -427,8 +436,14 @@ def offer_waiting(
     With ``only`` (someone starting a shift) every waiting request they should see is offered to
     them. Without it (the periodic sweep) only requests that nobody holds an offer for are
     offered, so a request that found nobody on duty reaches the first person who can take it.
+    Urgent requests go first, then the others, oldest first.
     """
-    waiting = select(Request).where(Request.status == RequestStatus.OPEN).order_by(col(Request.id))
+    urgent_first = case((col(Request.priority) == Priority.URGENT.value, 0), else_=1)
+    waiting = (
+        select(Request)
+        .where(Request.status == RequestStatus.OPEN)
+        .order_by(urgent_first, col(Request.id))
+    )
     if only is None:
         held = select(Offer.id).where(
             col(Offer.request_id) == Request.id, Offer.status == OfferStatus.ACTIVE

@@ -120,7 +120,7 @@ def give(
     session.flush()
     record_rows(session.connection(), events)
     for request in missing:
-        _refresh_cards(session, out, env, request)
+        refresh_cards(session, out, env, request)
     return tuple(r.id for r in missing if r.id is not None)
 
 
@@ -135,7 +135,7 @@ def _start_stay(
     timers.schedule(session, out, EXPIRE, key(guest.id), end, {"guest": guest.id}, now=now)
 
 
-def _refresh_cards(session: Session, out: Outbox, env: Env, request: Request) -> None:
+def refresh_cards(session: Session, out: Outbox, env: Env, request: Request) -> None:
     """Edit the live staff copies of ``request`` to show it as it is now, each keeping its
     status line and buttons: an offer still to accept, the assignee's accepted or done card."""
     copies = session.exec(

@@ -151,7 +151,10 @@ def _request_ack(notice: RequestAck, t: Translator, hotel: HotelConfig) -> Rende
             "it goes to the first staff member who starts their shift, and I will tell you as "
             "soon as someone accepts it."
         ).format(number=notice.request_id)
-        text = with_urgent(text, t, hotel)
+        if not notice.urgent:  # an urgent request says whom to call below
+            text = with_urgent(text, t, hotel)
+    if notice.urgent:
+        text += "\n\n" + _urgent_ack(t, hotel)
     if not notice.choices:
         return text, ()
     text += "\n\n" + _("Not the right team? Choose one:")
@@ -160,6 +163,22 @@ def _request_ack(notice: RequestAck, t: Translator, hotel: HotelConfig) -> Rende
         for key in notice.choices
     )
     return text, buttons
+
+
+def _urgent_ack(t: Translator, hotel: HotelConfig) -> str:
+    """An urgent request's promise, honest about what a chat can do in an emergency."""
+    _ = t.gettext
+    desk = department(hotel, t, hotel.hotel.fallback_department)
+    if hotel.hotel.phone:
+        # TRANSLATORS: {department} is the hotel's front desk as named in its config.
+        return _(
+            "🚨 We are treating this as urgent. If it is an emergency, please also call "
+            "{department} right away: {phone}."
+        ).format(department=desk, phone=hotel.hotel.phone)
+    return _(
+        "🚨 We are treating this as urgent. If it is an emergency, please also call "
+        "{department} right away."
+    ).format(department=desk)
 
 
 @says(DepartmentPicked)

@@ -9,6 +9,8 @@ from bot.buttons import (
     Accept,
     Done,
     KeepOpen,
+    MarkNormal,
+    MarkUrgent,
     MergeInto,
     MergeMenu,
     NotARequest,
@@ -195,7 +197,9 @@ def _card_buttons(t: Translator, notice: Card) -> Rows:
 def _card(notice: Card, t: Translator, hotel: HotelConfig) -> Rendering:
     """The request as a staff member sees it."""
     _ = t.gettext
-    lines = [
+    # TRANSLATORS: the first line of an urgent request's card, in capitals where usual.
+    lines = [_("🚨 URGENT")] if notice.urgent else []
+    lines += [
         _("Request #{number} · {department}").format(
             number=notice.request_id, department=department(hotel, t, notice.department)
         ),
@@ -250,7 +254,8 @@ def _memory_lines(t: Translator, notice: Card) -> list[str]:
 
 
 def _card_tools(t: Translator, notice: Card) -> Rows:
-    """A live card's own row: close it as not a request, merge it, note about the guest."""
+    """A live card's own rows: close it as not a request, merge it, note about the guest; mark
+    it urgent, or take that back."""
     _ = t.gettext
     if notice.buttons not in (CardButtons.ACCEPT, CardButtons.ASSIGNEE):
         return ()
@@ -261,6 +266,10 @@ def _card_tools(t: Translator, notice: Card) -> Rows:
             Button(_("🔗 Merge…"), MergeMenu(number)),
             Button(_("📝 Note"), NoteAbout(number)),
         ),
+        # Only supervisors can take urgency back; others pressing it are told so.
+        (Button(_("Not urgent"), MarkNormal(number)),)
+        if notice.urgent
+        else (Button(_("🚨 Urgent"), MarkUrgent(number)),),
     )
 
 

@@ -20,6 +20,7 @@ from bot.notices import (
     NegativeFollowupAlert,
     ReportUsage,
     StaffUnreachableAlert,
+    UrgentAlert,
     snippet_of,
 )
 from bot.services.figures import FollowupTotals, PeriodFigures, Spread
@@ -57,6 +58,18 @@ def _negative_followup(notice: NegativeFollowupAlert, t: Translator, hotel: Hote
         room=unknown_room(t, notice.room),
         number=notice.request_id,
         department=department(hotel, t, notice.department),
+    )
+
+
+@says(UrgentAlert)
+def _urgent(notice: UrgentAlert, t: Translator, hotel: HotelConfig) -> str:
+    return t.gettext(
+        "🚨 Urgent request #{number} · room {room} · {department}: {text}\nTimeline: /log {number}"
+    ).format(
+        number=notice.request_id,
+        room=unknown_room(t, notice.room),
+        department=department(hotel, t, notice.department),
+        text=snippet(t, notice.text, notice.media_kind),
     )
 
 
@@ -175,6 +188,13 @@ def event_text(hotel: HotelConfig, t: Translator, event: Event) -> str:
     if kind is EventKind.ROOM_SET:
         # TRANSLATORS: a timeline entry; the guest gave the room after sending the request.
         return _("room {room} given by the guest").format(room=str(d.get("room", "")))
+    if kind is EventKind.MARKED_URGENT:
+        if d.get("by") == "keywords":
+            # TRANSLATORS: a timeline entry; {word} is the hotel's urgent keyword that matched.
+            return _("urgent: the guest wrote “{word}”").format(word=str(d.get("keyword", "")))
+        return _("marked urgent by {name}").format(name=who)
+    if kind is EventKind.MARKED_NORMAL:
+        return _("marked not urgent by {name}").format(name=who)
     assert_never(kind)
 
 
@@ -305,6 +325,8 @@ def period_report(hotel: HotelConfig, t: Translator, period: str, figures: Perio
                 open=t.number(figures.still_open),
             )
         )
+        if figures.urgent:
+            lines.append(_("Urgent requests: {count}").format(count=t.number(figures.urgent)))
         if figures.set_aside:
             lines.append(
                 _("Closed by staff as not a request or as a duplicate: {count}").format(
